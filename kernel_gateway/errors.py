@@ -1,0 +1,104 @@
+"""Domain errors of the gateway, each carrying the HTTP status it maps to.
+
+    GatewayError                      500
+    ├── BadRequest                    400  malformed JSON, bad env, bad body
+    ├── Unauthorized                  401  missing or wrong token
+    ├── Forbidden                     403  listing disabled, foreign origin
+    │   └── KernelLimitReached        403  max_kernels reached
+    ├── NotFound                      404
+    │   ├── UnknownKernel             404
+    │   └── UnknownKernelSpec         404
+    ├── MethodNotAllowed              405  carries the allowed methods
+    ├── PayloadTooLarge               413
+    ├── CellError                     500  an endpoint cell raised
+    ├── KernelUnavailable             503  no kernel (dead, queue wait over)
+    ├── CellTimeout                   504  an endpoint ran past request_timeout
+    └── StartupError                  (not HTTP) configuration or seeding failed at start-up
+
+Handlers raise these; the base handler's `write_error` turns them into JSON
+`{"reason", "message"}` with `status_code`.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports to a client."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(GatewayError):
+    status_code = 400
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+
+
+class KernelLimitReached(Forbidden):
+    """Starting another kernel would pass max_kernels."""
+
+
+class NotFound(GatewayError):
+    status_code = 404
+
+
+class UnknownKernel(NotFound):
+    def __init__(self, kernel_id: str) -> None:
+        super().__init__(f"Kernel does not exist: {kernel_id}")
+        self.kernel_id = kernel_id
+
+
+class UnknownKernelSpec(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No such kernel: {name}")
+        self.name = name
+
+
+class MethodNotAllowed(GatewayError):
+    status_code = 405
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+
+
+class CellError(GatewayError):
+    """An endpoint's cell raised: `ename: evalue` is the message."""
+
+    status_code = 500
+
+    def __init__(self, ename: str, evalue: str, traceback: list[str] | None = None) -> None:
+        super().__init__(f"{ename}: {evalue}")
+        self.ename = ename
+        self.evalue = evalue
+        self.traceback = traceback or []
+
+
+class KernelUnavailable(GatewayError):
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CellTimeout(GatewayError):
+    status_code = 504
+
+
+class StartupError(Exception):
+    """Start-up cannot go on: bad option, missing seed, failing seed cell."""

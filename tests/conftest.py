@@ -1,0 +1,193 @@
+"""Shared fixtures: async test support and a factory that serves the real gateway.
+
+`gateway_factory(*argv, env=...)` starts `python -m kernel_gateway` as a subprocess on a free
+loopback port with real ipykernel kernels, waits until it answers, and stops it with SIGTERM
+(its own shutdown path) at the end of the test. Async tests (`async def test_...`) run in a fresh
+event loop each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "etc" / "api_examples"
+START_TIMEOUT = 60.0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests to completion in a fresh event loop."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(pyfuncitem.obj(**kwargs))
+    return True
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    """A running gateway subprocess and how to reach it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    base_url: str = "/"
+    token: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}{self.base_url.rstrip('/')}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict | list | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one HTTP request; return (status, headers, body) whatever the status."""
+        all_headers = dict(self.headers)
+        if self.token:
+            all_headers["Authorization"] = f"token {self.token}"
+        all_headers.update(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            all_headers.setdefault("Content-Type", "application/json")
+        data = body.encode() if isinstance(body, str) else body
+        req = urllib.request.Request(
+            self.http_url + path, data=data, method=method, headers=all_headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers.items()), err.read()
+
+    def json(self, method: str, path: str, body: object = None, **kw: object) -> tuple[int, object]:
+        """Send one request and decode its JSON answer."""
+        status, _, raw = self.request(method, path, body, **kw)  # type: ignore[arg-type]
+        return status, json.loads(raw) if raw else None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Stop the gateway through its own shutdown; return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def wait_until_serving(gateway: Gateway, path: str) -> None:
+    """Poll until the gateway accepts HTTP on `path`, or fail with its log."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(f"gateway exited with {gateway.process.returncode}:\n{gateway.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", gateway.port), timeout=0.5):
+                pass
+            gateway.request("GET", path, timeout=10)
+            return
+        except OSError:
+            time.sleep(0.1)
+    gateway.stop()
+    raise RuntimeError(f"gateway did not start in {START_TIMEOUT}s:\n{gateway.log()}")
+
+
+def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a test gateway runs in: ours less any KG_* variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    env.update(extra or {})
+    return env
+
+
+GatewayFactory = Callable[..., Gateway]
+
+
+@contextmanager
+def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory]:
+    """Start gateways with the given CLI arguments; stop them all on exit."""
+    started: list[Gateway] = []
+
+    def start(
+        *argv: str,
+        env: dict[str, str] | None = None,
+        ready_path: str = "/api",
+        wait: bool = True,
+        cwd: Path | None = None,
+    ) -> Gateway:
+        port = free_port()
+        log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+        args = [sys.executable, "-m", "kernel_gateway", f"--port={port}", "--port_retries=0"]
+        args += list(argv)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env=gateway_env(env), cwd=cwd or ROOT
+            )
+        gateway = Gateway(process=process, port=port, log_path=log_path)
+        for arg in argv:
+            if arg.startswith("--base_url="):
+                gateway.base_url = arg.split("=", 1)[1]
+            if arg.startswith("--auth_token="):
+                gateway.token = arg.split("=", 1)[1]
+        started.append(gateway)
+        if wait:
+            wait_until_serving(gateway, ready_path)
+        return gateway
+
+    try:
+        yield start
+    finally:
+        for gateway in started:
+            gateway.stop()
+
+
+@pytest.fixture
+def gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory]:
+    """Gateways started in one test, stopped after it."""
+    with serving(tmp_path_factory) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory]:
+    """Gateways shared by the tests of one module, stopped after the last of them."""
+    with serving(tmp_path_factory) as start:
+        yield start

@@ -1,0 +1,228 @@
+"""make bench: our gateway against jupyter-kernel-gateway 3.0.1, side by side, on loopback.
+
+Usage: .venv/bin/python benchmarks/run.py [--rounds N] [--quick] [--only ours|peer]
+       [--scenarios 1,2,...] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from scenarios import FULL, QUICK, SCENARIOS, TITLES, Context, Metric, floor
+from servers import BENCH_DIR, OURS, PEER, ROOT, Gateway, ensure_peer_venv, package_versions
+from stats import median, round_ratios
+
+ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7")
+#: Derived rows: (scenario-5/1 metric, floor metric, name of the overhead row).
+OVERHEADS = (
+    ("GET /hello p50", "floor: execute /hello code p50 (zmq, no gateway)", "GET /hello p50 minus floor"),
+    ("ws execute 1+1 p50", "floor: execute 1+1 p50 (zmq, no gateway)", "ws execute p50 minus floor"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one scenario gave for one side in one round: metrics, or the error that stopped it."""
+
+    round: int
+    side: str
+    scenario: str
+    metrics: tuple[Metric, ...]
+    error: str | None
+    seconds: float
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, quick 1)")
+    parser.add_argument("--quick", action="store_true", help="tiny counts and 1 round: a smoke test")
+    parser.add_argument("--only", choices=["ours", "peer"], help="run one side only")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(ALL_SCENARIOS),
+        help="comma-separated scenario numbers (6 needs 2; 7 is the no-gateway floor)",
+    )
+    parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="results file")
+    args = parser.parse_args(argv)
+    chosen = {part.strip() for part in args.scenarios.split(",") if part.strip()}
+    unknown = chosen - set(ALL_SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(ALL_SCENARIOS)}")
+    if "6" in chosen:
+        chosen.add("2")
+    args.chosen = sorted(chosen)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
+
+
+def run_one(gateway: Gateway | None, key: str, ctx: Context, round_no: int) -> Outcome:
+    """Run one scenario (or the floor when gateway is None); a failure becomes an Outcome."""
+    side = gateway.side if gateway else "floor"
+    print(f"round {round_no} {side:5} s{key} {TITLES[key]} ...", end=" ", flush=True)
+    start = time.monotonic()
+    try:
+        metrics = floor(ctx) if gateway is None else SCENARIOS[key][1](gateway, ctx)
+        error = None
+    except Exception as err:  # the harness reports any failure and goes on with the next one
+        metrics, error = [], f"{type(err).__name__}: {err}"
+        (ctx.log_dir / f"{side}-s{key}-traceback.txt").write_text(traceback.format_exc())
+    seconds = time.monotonic() - start
+    print(f"{seconds:.1f} s" + (f"\n  FAILED: {error}" if error else ""), flush=True)
+    return Outcome(round_no, side, key, tuple(metrics), error, seconds)
+
+
+def add_overheads(outcomes: list[Outcome]) -> list[Outcome]:
+    """Append, per round and side, the gateway p50 minus the same round's floor p50."""
+    derived: list[Outcome] = []
+    for round_no in sorted({o.round for o in outcomes}):
+        found = {(o.side, m.name): m.value for o in outcomes if o.round == round_no for m in o.metrics}
+        for side in ("ours", "peer"):
+            extra = tuple(
+                Metric("7", name, "ms", "lower", found[(side, metric)] - found[("floor", base)])
+                for metric, base, name in OVERHEADS
+                if (side, metric) in found and ("floor", base) in found
+            )
+            if extra:
+                derived.append(Outcome(round_no, side, "7", extra, None, 0.0))
+    return outcomes + derived
+
+
+def summarize(outcomes: list[Outcome], rounds: int) -> list[dict[str, object]]:
+    """Return one row per metric: per-round values of each side, medians, median ratio."""
+    order: dict[tuple[str, str], Metric] = {}
+    values: dict[tuple[str, str, str], list[float | None]] = {}
+    for outcome in outcomes:
+        for metric in outcome.metrics:
+            order.setdefault((metric.scenario, metric.name), metric)
+            per_round = values.setdefault((outcome.side, metric.scenario, metric.name), [None] * rounds)
+            per_round[outcome.round - 1] = metric.value
+    rows = []
+    for (scenario, name), metric in sorted(order.items(), key=lambda item: item[0][0]):
+        sides = {
+            side: values.get((side, scenario, name), [None] * rounds) for side in ("ours", "peer", "floor")
+        }
+        medians = {side: _median_or_none(v) for side, v in sides.items()}
+        ratios = round_ratios(sides["ours"], sides["peer"])
+        rows.append(
+            {
+                "scenario": scenario,
+                "metric": name,
+                "unit": metric.unit,
+                "better": metric.better,
+                "rounds": sides,
+                "ours": medians["ours"],
+                "peer": medians["peer"],
+                "floor": medians["floor"],
+                "ratio": median(ratios) if ratios else None,
+            }
+        )
+    return rows
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
+
+
+def _cell(value: float | None, failed: bool) -> str:
+    if value is None:
+        return "FAILED" if failed else "-"
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def render_table(rows: list[dict[str, object]], failed: dict[str, set[str]]) -> str:
+    """Return the results as an aligned text table, scenario titles listed under it."""
+    header = ("#", "metric", "unit", "better", "ours", "peer", "ours/peer")
+    lines = [header]
+    for row in rows:
+        scenario = str(row["scenario"])
+        floor_value = row["floor"]
+        if isinstance(floor_value, float):
+            ours = peer = _cell(floor_value, False)
+            ratio = "(no gateway)"
+        else:
+            ours = _cell(row["ours"], scenario in failed["ours"])  # type: ignore[arg-type]
+            peer = _cell(row["peer"], scenario in failed["peer"])  # type: ignore[arg-type]
+            ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        lines.append((scenario, str(row["metric"]), str(row["unit"]), str(row["better"]), ours, peer, ratio))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = []
+    for line in lines:
+        cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
+        text.append("  ".join(cells))
+    text.insert(1, "-" * len(text[0]))
+    shown = sorted({str(row["scenario"]) for row in rows} | failed["ours"] | failed["peer"])
+    text.append("")
+    text += [f"  {key}: {TITLES[key]}" for key in shown]
+    return "\n".join(text)
+
+
+def run_rounds(args: argparse.Namespace, gateways: list[Gateway], ctx: Context) -> list[Outcome]:
+    """Run the chosen scenarios round by round: every side in turn, then the floor."""
+    outcomes = []
+    gateway_keys = [key for key in args.chosen if key in SCENARIOS]
+    for round_no in range(1, args.rounds + 1):
+        for gateway in gateways:
+            outcomes += [run_one(gateway, key, ctx, round_no) for key in gateway_keys]
+        if "7" in args.chosen:
+            outcomes.append(run_one(None, "7", ctx, round_no))
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the table and write the JSON results; return 0."""
+    args = parse_args(argv)
+    gateways = [g for g in (OURS, PEER) if args.only in (None, g.side)]
+    if PEER in gateways:
+        ensure_peer_venv()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    ctx = Context(QUICK if args.quick else FULL, BENCH_DIR / "logs" / stamp)
+    ctx.log_dir.mkdir(parents=True, exist_ok=True)
+    versions = {g.side: package_versions(g) for g in gateways}
+    print(f"versions: {json.dumps(versions)}\nlogs: {ctx.log_dir}", flush=True)
+    started = time.monotonic()
+    outcomes = add_overheads(run_rounds(args, gateways, ctx))
+    rows = summarize(outcomes, args.rounds)
+    failed = {side: {o.scenario for o in outcomes if o.side == side and o.error} for side in ("ours", "peer")}
+    print()
+    print(render_table(rows, failed))
+    for outcome in outcomes:
+        if outcome.error:
+            print(f"  round {outcome.round} {outcome.side} s{outcome.scenario} FAILED: {outcome.error}")
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "rounds": args.rounds,
+        "quick": args.quick,
+        "scenarios": args.chosen,
+        "budget": asdict(ctx.budget),
+        "cpus": os.cpu_count(),
+        "machine": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": versions,
+        "seconds": round(time.monotonic() - started, 1),
+        "logs": str(ctx.log_dir.relative_to(ROOT)),
+    }
+    payload = {"meta": meta, "rows": rows, "outcomes": [asdict(o) for o in outcomes]}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nresults: {args.json}  ({meta['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

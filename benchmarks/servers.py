@@ -1,0 +1,328 @@
+"""Gateways under test: the peer's virtualenv, starting and stopping servers, /proc readings."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / ".bench"
+PEER_VERSION = "3.0.1"
+PEER_REQUIREMENTS = (f"jupyter-kernel-gateway=={PEER_VERSION}", "ipykernel")
+PEER_VENV = BENCH_DIR / f"kg-{PEER_VERSION}"
+OUR_VENV = ROOT / ".venv"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+HOST = "127.0.0.1"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_INHERITED_PREFIXES = ("KG_", "JUPYTER_", "JPY_", "IPYTHON")
+
+
+class ServerStartError(RuntimeError):
+    """A gateway did not answer within START_TIMEOUT; the message ends with its log tail."""
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """One side of the comparison: a name and the virtualenv holding its CLI."""
+
+    side: str
+    venv: Path
+
+    @property
+    def executable(self) -> Path:
+        """The jupyter-kernelgateway script of this side."""
+        return self.venv / "bin" / "jupyter-kernelgateway"
+
+    @property
+    def python(self) -> Path:
+        """The interpreter of this side's virtualenv (also the kernels' interpreter)."""
+        return self.venv / "bin" / "python"
+
+
+OURS = Gateway("ours", OUR_VENV)
+PEER = Gateway("peer", PEER_VENV)
+
+
+def ensure_peer_venv(venv: Path = PEER_VENV) -> None:
+    """Create the peer's virtualenv and install KG into it, unless a previous run did."""
+    marker = venv / ".bench-installed"
+    wanted = " ".join(PEER_REQUIREMENTS)
+    if marker.is_file() and marker.read_text() == wanted and (venv / "bin/python").exists():
+        return
+    print(f"installing {wanted} into {venv} ...", flush=True)
+    subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
+    marker.write_text(wanted)
+
+
+def package_versions(gateway: Gateway) -> dict[str, str]:
+    """Return the versions of the packages that matter, as installed in a side's venv."""
+    names = ["jupyter-kernel-gateway", "kernel_gateway", "ipykernel", "jupyter_client", "tornado"]
+    code = (
+        "import importlib.metadata as m, json\n"
+        "def v(n):\n"
+        "    try: return m.version(n)\n"
+        "    except m.PackageNotFoundError: return None\n"
+        f"print(json.dumps({{n: v(n) for n in {names!r}}}))"
+    )
+    try:
+        out = subprocess.run(
+            [str(gateway.python), "-c", code], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {name: version for name, version in json.loads(out).items() if version}
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(side: str) -> dict[str, str]:
+    """Return an environment with Jupyter's and KG's settings isolated under .bench/home/<side>."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+    home = BENCH_DIR / "home" / side
+    for name, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ]:
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(home / sub)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class _Proc:
+    """A process identity that survives PID reuse: pid plus its start time."""
+
+    pid: int
+    start: str
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Return /proc/PID/stat fields after the command name (field 3 onwards)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return utime+stime of one process (not its children), in seconds."""
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Return VmRSS of one process from /proc/PID/status, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise ProcessLookupError(pid)
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the PIDs of every live descendant of pid."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def kernel_pids(pid: int) -> list[int]:
+    """Return the descendants of a gateway that run ipykernel."""
+    result = []
+    for child in descendants(pid):
+        with contextlib.suppress(OSError):
+            if b"ipykernel" in Path(f"/proc/{child}/cmdline").read_bytes():
+                result.append(child)
+    return result
+
+
+def _identify(pid: int) -> _Proc | None:
+    try:
+        return _Proc(pid, _stat_fields(pid)[19])
+    except OSError:
+        return None
+
+
+def _signal_if_same(proc: _Proc, sig: int) -> None:
+    if _identify(proc.pid) == proc:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+
+
+class RunningServer:
+    """A gateway subprocess on a loopback port; stop() ends it and any kernel it left."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        """The gateway's process id."""
+        return self.process.pid
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        return f"http://{HOST}:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last lines of the server's log."""
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def stop(self) -> None:
+        """SIGTERM the gateway, SIGKILL it after STOP_TIMEOUT, then end kernels it left behind."""
+        leftovers = [p for p in map(_identify, descendants(self.pid)) if p is not None]
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in leftovers if _identify(p.pid) == p]
+            for proc in alive:
+                _signal_if_same(proc, sig)
+            deadline = time.monotonic() + 3.0
+            while alive and time.monotonic() < deadline:
+                time.sleep(0.05)
+                alive = [p for p in alive if _identify(p.pid) == p]
+
+
+def _ready(port: int, path: str, expect: bytes | None) -> bool:
+    """Return True once GET path answers 200 (with expect in the body when given)."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            pass
+        conn = http.client.HTTPConnection(HOST, port, timeout=5.0)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+    except OSError:
+        return False
+    return response.status == 200 and (expect is None or expect in body)
+
+
+def start_server(
+    gateway: Gateway,
+    args: Sequence[str],
+    log_path: Path,
+    ready_path: str,
+    expect: bytes | None = None,
+) -> RunningServer:
+    """Start a gateway on a free port and wait until GET ready_path answers 200.
+
+    Raises ServerStartError (with the log tail) when the process exits or does not answer
+    within START_TIMEOUT.
+    """
+    port = free_port()
+    command = [
+        str(gateway.executable),
+        *args,
+        f"--port={port}",
+        f"--ip={HOST}",
+        "--KernelGatewayApp.port_retries=0",
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        log.write(("$ " + " ".join(command) + "\n").encode())
+        log.flush()
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=server_env(gateway.side),
+                cwd=ROOT,
+            )
+        except OSError as err:
+            raise ServerStartError(f"cannot run {command[0]}: {err}") from err
+    server = RunningServer(process, port, log_path)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerStartError(
+                f"{gateway.side} exited with {process.returncode}; log:\n{server.log_tail()}"
+            )
+        if _ready(port, ready_path, expect):
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise ServerStartError(
+        f"{gateway.side} did not answer GET {ready_path} within {START_TIMEOUT:.0f} s; "
+        f"log:\n{server.log_tail()}"
+    )
+
+
+@contextlib.contextmanager
+def serving(
+    gateway: Gateway,
+    args: Sequence[str],
+    log_path: Path,
+    ready_path: str,
+    expect: bytes | None = None,
+) -> Iterator[RunningServer]:
+    """Start a gateway, wait until it is ready and quiet, and stop it on exit."""
+    server = start_server(gateway, args, log_path, ready_path, expect)
+    try:
+        wait_quiet(server.pid)
+        yield server
+    finally:
+        server.stop()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """Return utime+stime summed over a process and its live descendants."""
+    total = 0.0
+    for member in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(member)
+    return total
+
+
+def wait_quiet(pid: int, busy: float = 0.05, window: float = 0.3, timeout: float = 20.0) -> None:
+    """Wait until a gateway and its kernels use under busy cores over a window (pool filled)."""
+    deadline = time.monotonic() + timeout
+    before = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        after = tree_cpu_seconds(pid)
+        if after - before < busy * window:
+            return
+        before = after

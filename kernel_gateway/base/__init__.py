@@ -1,0 +1,1 @@
+"""What every handler of both modes shares: auth, CORS, JSON errors."""

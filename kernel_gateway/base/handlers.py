@@ -1,0 +1,205 @@
+"""GatewayHandler: token auth, CORS, OPTIONS, origin checks and JSON errors, for both modes.
+
+Every handler of the gateway derives from `GatewayHandler` (websockets use the same checks
+through `check_access`). Domain errors (`kernel_gateway.errors`) become JSON
+`{"reason", "message"}` with their status; nothing else ever shows a traceback to a client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from http.client import responses
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado import httputil, web
+
+from .._version import __version__
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    KernelUnavailable,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+from ..serving import RequestTracker
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Who may call the gateway, and the CORS headers it answers with."""
+
+    auth_token: str = ""
+    allow_origin: str = ""
+    allow_credentials: str = ""
+    allow_headers: str = ""
+    allow_methods: str = ""
+    expose_headers: str = ""
+    max_age: str = ""
+
+    def cors_headers(self) -> dict[str, str]:
+        """The Access-Control-* headers configured, by header name."""
+        pairs = {
+            "Access-Control-Allow-Origin": self.allow_origin,
+            "Access-Control-Allow-Credentials": self.allow_credentials,
+            "Access-Control-Allow-Headers": self.allow_headers,
+            "Access-Control-Allow-Methods": self.allow_methods,
+            "Access-Control-Expose-Headers": self.expose_headers,
+            "Access-Control-Max-Age": self.max_age,
+        }
+        return {name: value for name, value in pairs.items() if value}
+
+
+def presented_token(request: httputil.HTTPServerRequest) -> str | None:
+    """The token a request carries: `Authorization: token|Bearer <t>` or `?token=<t>`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer"):
+        return value.strip()
+    values = request.query_arguments.get("token")
+    if values:
+        return values[0].decode("utf-8", "replace")
+    return None
+
+
+def check_token(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> None:
+    """Raise Unauthorized unless the request carries the configured token (constant time)."""
+    if not policy.auth_token:
+        return
+    token = presented_token(request)
+    if token is None or not hmac.compare_digest(token.encode(), policy.auth_token.encode()):
+        raise Unauthorized("A valid token is required")
+
+
+def check_origin(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> None:
+    """Raise Forbidden for a cross-site request from an origin the policy doesn't allow."""
+    origin = request.headers.get("Origin")
+    if not origin or policy.allow_origin == "*" or origin == policy.allow_origin:
+        return
+    host = request.headers.get("Host", "")
+    if urlsplit(origin).netloc.lower() == host.lower():
+        return
+    raise Forbidden(f"Cross-origin request from {origin} is not allowed")
+
+
+def check_access(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> None:
+    """Token, origin and hostile-input checks every request passes before a handler runs."""
+    if "\x00" in request.path or "%00" in request.uri:
+        raise BadRequest("NUL bytes are not allowed in the path or query")
+    check_origin(request, policy)
+    check_token(request, policy)
+
+
+class GatewayHandler(web.RequestHandler):
+    """Base of every HTTP handler: access checks, CORS, OPTIONS, HEAD and JSON errors."""
+
+    policy: AccessPolicy
+    tracker: RequestTracker | None = None
+    _tracked = False
+
+    def initialize(self, policy: AccessPolicy, tracker: RequestTracker | None = None) -> None:
+        """Subclasses take their own collaborators and pass the rest here."""
+        self.policy = policy
+        self.tracker = tracker
+
+    def set_default_headers(self) -> None:
+        for name, value in getattr(self, "policy", AccessPolicy()).cors_headers().items():
+            self.set_header(name, value)
+
+    def prepare(self) -> None:
+        if self.tracker is not None:
+            self.tracker.started()
+            self._tracked = True
+        if self.request.method != "OPTIONS":
+            check_access(self.request, self.policy)
+
+    def on_finish(self) -> None:
+        if self._tracked and self.tracker is not None:
+            self.tracker.finished()
+            self._tracked = False
+
+    def options(self, *args: str, **kwargs: str) -> None:
+        """Answer CORS preflight requests, with no token needed."""
+        self.set_status(204)
+        self.finish()
+
+    async def head(self, *args: str, **kwargs: str) -> None:
+        """HEAD is GET without a body (tornado drops the body)."""
+        if type(self).get is web.RequestHandler.get:
+            raise MethodNotAllowed("HEAD is not allowed here", self.allowed_methods())
+        await self.get(*args, **kwargs)  # type: ignore[func-returns-value]
+
+    def allowed_methods(self) -> list[str]:
+        """The HTTP methods this handler class implements."""
+        return [
+            method
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            if getattr(type(self), method.lower())
+            is not getattr(web.RequestHandler, method.lower())
+        ]
+
+    def json_body(self) -> Any:
+        """The request body decoded as JSON; an empty body is None. Raises BadRequest."""
+        if not self.request.body:
+            return None
+        try:
+            return json.loads(self.request.body)
+        except (UnicodeDecodeError, ValueError) as err:
+            raise BadRequest(f"Invalid JSON in request body: {err}") from err
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as JSON `{"reason", "message"}`; never a traceback."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = responses.get(status_code, "Unknown")
+        if isinstance(error, GatewayError):
+            status_code = error.status_code
+            message = error.message
+            if isinstance(error, MethodNotAllowed):
+                self.set_header("Allow", ", ".join(error.allowed))
+            if isinstance(error, KernelUnavailable) and error.retry_after is not None:
+                self.set_header("Retry-After", str(error.retry_after))
+        elif isinstance(error, web.HTTPError):
+            message = error.log_message or error.reason or message
+            if status_code == 405:
+                self.set_header("Allow", ", ".join(self.allowed_methods()))
+        self.set_status(status_code)
+        reason = responses.get(status_code, "Unknown")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"reason": reason, "message": message}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, GatewayError) and value.status_code < 500:
+            self.log_client_error(value)
+        elif isinstance(value, GatewayError):
+            web.app_log.warning("%s %s: %s", self.request.method, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)
+
+    def log_client_error(self, error: GatewayError) -> None:
+        web.gen_log.info(
+            "%d %s %s: %s", error.status_code, self.request.method, self.request.path, error
+        )
+
+
+class APIVersionHandler(GatewayHandler):
+    """`GET /api`: the gateway's version."""
+
+    def get(self) -> None:
+        self.write_json({"version": __version__})
+
+
+class NotFoundHandler(GatewayHandler):
+    """Every path no route matched: a JSON 404."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise NotFound(f"No resource at {self.request.path}")

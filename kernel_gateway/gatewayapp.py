@@ -1,0 +1,386 @@
+"""KernelGatewayApp: traits -> objects -> tornado app -> serve -> stop.
+
+Options are read command line > config file (`jupyter_kernelgateway_config.py`) > `KG_*`
+variables > defaults. `api` picks the personality (mode) that supplies the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import signal
+import sys
+from types import ModuleType
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.application import JupyterApp, base_aliases, base_flags
+from tornado import web
+from tornado.httpserver import HTTPServer
+from traitlets import CBool, Float, Instance, Integer, List, Unicode, default
+
+from . import serving
+from ._version import __version__
+from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
+from .config import env_config
+from .errors import StartupError
+from .personality import GatewayContext, Personality, Route
+from .seed import load_notebook
+from .services.kernels.manager import KernelPolicy, MappingKernelManager
+
+API_MODULES = {
+    "jupyter-websocket": "kernel_gateway.jupyter_websocket",
+    "notebook-http": "kernel_gateway.notebook_http",
+}
+
+aliases = {
+    **base_aliases,
+    "ip": "KernelGatewayApp.ip",
+    "port": "KernelGatewayApp.port",
+    "port_retries": "KernelGatewayApp.port_retries",
+    "api": "KernelGatewayApp.api",
+    "seed_uri": "KernelGatewayApp.seed_uri",
+    "keyfile": "KernelGatewayApp.keyfile",
+    "certfile": "KernelGatewayApp.certfile",
+    "client-ca": "KernelGatewayApp.client_ca",
+    "base_url": "KernelGatewayApp.base_url",
+    "auth_token": "KernelGatewayApp.auth_token",
+    "prespawn_count": "KernelGatewayApp.prespawn_count",
+}
+
+
+def option(trait: Any, variable: str) -> Any:
+    """Tag a trait as a config option read from `variable` too."""
+    return trait.tag(config=True, env=variable)
+
+
+class KernelGatewayApp(JupyterApp):
+    """Jupyter Kernel Gateway: Jupyter kernels as HTTP and websocket services."""
+
+    name = "jupyter-kernelgateway"
+    version = __version__
+    description = "Provisions Jupyter kernels and serves them over HTTP and websockets."
+    aliases = aliases
+    flags = base_flags
+
+    ip = option(Unicode("127.0.0.1", help="IP address on which to listen (KG_IP env var)"), "KG_IP")
+    port = option(Integer(8888, help="Port on which to listen (KG_PORT env var)"), "KG_PORT")
+    port_retries = option(
+        Integer(
+            50,
+            help="Number of further ports to try if the port is in use (KG_PORT_RETRIES env var)",
+        ),
+        "KG_PORT_RETRIES",
+    )
+    base_url = option(
+        Unicode("/", help="The base path for mounting all API resources (KG_BASE_URL env var)"),
+        "KG_BASE_URL",
+    )
+    auth_token = option(
+        Unicode("", help="Authorization token required for all requests (KG_AUTH_TOKEN env var)"),
+        "KG_AUTH_TOKEN",
+    )
+    allow_credentials = option(
+        Unicode(
+            "",
+            help="Sets the Access-Control-Allow-Credentials header (KG_ALLOW_CREDENTIALS env var)",
+        ),
+        "KG_ALLOW_CREDENTIALS",
+    )
+    allow_headers = option(
+        Unicode("", help="Sets the Access-Control-Allow-Headers header (KG_ALLOW_HEADERS env var)"),
+        "KG_ALLOW_HEADERS",
+    )
+    allow_methods = option(
+        Unicode("", help="Sets the Access-Control-Allow-Methods header (KG_ALLOW_METHODS env var)"),
+        "KG_ALLOW_METHODS",
+    )
+    allow_origin = option(
+        Unicode("", help="Sets the Access-Control-Allow-Origin header (KG_ALLOW_ORIGIN env var)"),
+        "KG_ALLOW_ORIGIN",
+    )
+    expose_headers = option(
+        Unicode(
+            "", help="Sets the Access-Control-Expose-Headers header (KG_EXPOSE_HEADERS env var)"
+        ),
+        "KG_EXPOSE_HEADERS",
+    )
+    max_age = option(
+        Unicode("", help="Sets the Access-Control-Max-Age header (KG_MAX_AGE env var)"),
+        "KG_MAX_AGE",
+    )
+    max_kernels = option(
+        Integer(
+            None,
+            allow_none=True,
+            help="Limits the number of kernels this gateway runs; unbounded by default "
+            "(KG_MAX_KERNELS env var)",
+        ),
+        "KG_MAX_KERNELS",
+    )
+    prespawn_count = option(
+        Integer(
+            None,
+            allow_none=True,
+            help="Number of kernels to start at start-up with the default kernel; none by "
+            "default in jupyter-websocket mode, 1 in notebook-http mode (KG_PRESPAWN_COUNT env var)",
+        ),
+        "KG_PRESPAWN_COUNT",
+    )
+    kernel_pool_size = option(
+        Integer(
+            0,
+            help="jupyter-websocket mode: started kernels kept warm for POST /api/kernels to hand "
+            "out at once; 0 disables the pool (KG_KERNEL_POOL_SIZE env var)",
+        ),
+        "KG_KERNEL_POOL_SIZE",
+    )
+    default_kernel_name = option(
+        Unicode(
+            "", help="Default kernel name when spawning a kernel (KG_DEFAULT_KERNEL_NAME env var)"
+        ),
+        "KG_DEFAULT_KERNEL_NAME",
+    )
+    force_kernel_name = option(
+        Unicode(
+            "",
+            help="Override any kernel name specified in a notebook or request "
+            "(KG_FORCE_KERNEL_NAME env var)",
+        ),
+        "KG_FORCE_KERNEL_NAME",
+    )
+    seed_uri = option(
+        Unicode(
+            None,
+            allow_none=True,
+            help="Runs the notebook (.ipynb) at the given path or http(s) URL on every kernel "
+            "launched; no seed by default (KG_SEED_URI env var)",
+        ),
+        "KG_SEED_URI",
+    )
+    api = option(
+        Unicode(
+            "kernel_gateway.jupyter_websocket",
+            help="The API to expose: 'jupyter-websocket' (kernel_gateway.jupyter_websocket), "
+            "'notebook-http' (kernel_gateway.notebook_http), or another module that defines "
+            "create_personality (KG_API env var)",
+        ),
+        "KG_API",
+    )
+    certfile = option(
+        Unicode(
+            None,
+            allow_none=True,
+            help="The full path to a TLS certificate file (KG_CERTFILE env var)",
+        ),
+        "KG_CERTFILE",
+    )
+    keyfile = option(
+        Unicode(
+            None,
+            allow_none=True,
+            help="The full path to a TLS private key file (KG_KEYFILE env var)",
+        ),
+        "KG_KEYFILE",
+    )
+    client_ca = option(
+        Unicode(
+            None,
+            allow_none=True,
+            help="The full path to a CA certificate for TLS client authentication "
+            "(KG_CLIENT_CA env var)",
+        ),
+        "KG_CLIENT_CA",
+    )
+    ssl_version = option(
+        Integer(
+            None,
+            allow_none=True,
+            help="Deprecated: TLS versions follow Python's defaults (KG_SSL_VERSION env var)",
+        ),
+        "KG_SSL_VERSION",
+    )
+    trust_xheaders = option(
+        CBool(
+            False,
+            help="Use X-Real-Ip / X-Forwarded-* headers for the remote address, behind a "
+            "proxy (KG_TRUST_XHEADERS env var)",
+        ),
+        "KG_TRUST_XHEADERS",
+    )
+    ws_ping_interval = option(
+        Integer(
+            30,
+            help="Seconds between websocket keepalive pings; 0 disables them "
+            "(KG_WS_PING_INTERVAL_SECS env var)",
+        ),
+        "KG_WS_PING_INTERVAL_SECS",
+    )
+    env_process_whitelist = option(
+        List(
+            Unicode(),
+            help="Environment variables of the gateway's own process that kernels "
+            "inherit, besides PATH (KG_ENV_PROCESS_WHITELIST env var, comma separated)",
+        ),
+        "KG_ENV_PROCESS_WHITELIST",
+    )
+    shutdown_grace_period = option(
+        Float(
+            10.0,
+            help="Seconds that in-flight requests get to finish at shutdown "
+            "(KG_SHUTDOWN_GRACE_PERIOD env var)",
+        ),
+        "KG_SHUTDOWN_GRACE_PERIOD",
+    )
+
+    kernel_spec_manager = Instance(KernelSpecManager, allow_none=True)
+
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        return "jupyter_kernelgateway_config"
+
+    @property
+    def classes(self) -> list[type]:  # type: ignore[override]
+        from .jupyter_websocket import JupyterWebsocketPersonality
+        from .notebook_http import NotebookHTTPPersonality
+
+        return [
+            KernelGatewayApp,
+            MappingKernelManager,
+            KernelSpecManager,
+            JupyterWebsocketPersonality,
+            NotebookHTTPPersonality,
+        ]
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        """Read KG_* variables, then the command line and config file, then build objects."""
+        self.update_config(env_config(self.classes))
+        super().initialize(argv)
+        if self.generate_config or self.show_config or self.show_config_json:
+            return
+        self.personality = self.create_personality()
+
+    def create_personality(self) -> Personality:
+        notebook = load_notebook(self.seed_uri) if self.seed_uri else None
+        seed_kernel = notebook.metadata.get("kernelspec", {}).get("name", "") if notebook else ""
+        default_kernel = self.default_kernel_name or seed_kernel
+        self.kernel_spec_manager = KernelSpecManager(parent=self)
+        kernel_manager = MappingKernelManager(
+            parent=self,
+            log=self.log,
+            kernel_spec_manager=self.kernel_spec_manager,
+            policy=KernelPolicy(
+                max_kernels=self.max_kernels,
+                default_kernel_name=default_kernel,
+                force_kernel_name=self.force_kernel_name,
+                env_process_whitelist=tuple(self.env_process_whitelist),
+            ),
+        )
+        context = GatewayContext(
+            kernel_manager=kernel_manager,
+            policy=self.access_policy(),
+            seed_notebook=notebook,
+            seed_uri=self.seed_uri,
+            prespawn_count=self.prespawn_count,
+            default_kernel_name=default_kernel,
+            kernel_pool_size=self.kernel_pool_size,
+        )
+        return self.api_module().create_personality(context=context, parent=self, log=self.log)
+
+    def api_module(self) -> ModuleType:
+        """The personality module that `api` names; StartupError for an unknown one."""
+        module_name = API_MODULES.get(self.api, self.api)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            valid = ", ".join([*API_MODULES, *API_MODULES.values()])
+            raise StartupError(f"Unknown api {self.api!r}; valid values: {valid}") from err
+        if not hasattr(module, "create_personality"):
+            raise StartupError(f"Module {module_name} does not define create_personality")
+        return module
+
+    def access_policy(self) -> AccessPolicy:
+        return AccessPolicy(
+            auth_token=self.auth_token,
+            allow_origin=self.allow_origin,
+            allow_credentials=self.allow_credentials,
+            allow_headers=self.allow_headers,
+            allow_methods=self.allow_methods,
+            expose_headers=self.expose_headers,
+            max_age=self.max_age,
+        )
+
+    def web_app(self, tracker: serving.RequestTracker) -> web.Application:
+        """The tornado application: the personality's routes under base_url."""
+        base = "/" + self.base_url.strip("/")
+        prefix = "" if base == "/" else base
+        shared = {"policy": self.personality.context.policy, "tracker": tracker}
+        routes: list[Route] = [(r"/api/?", APIVersionHandler, {}), *self.personality.handlers()]
+        return web.Application(
+            [
+                (prefix + pattern, handler, {**shared, **kwargs})
+                for pattern, handler, kwargs in routes
+            ],
+            default_handler_class=NotFoundHandler,
+            default_handler_args=shared,
+            websocket_ping_interval=self.ws_ping_interval or None,
+            log_function=serving.log_request,
+        )
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start kernels, listen, and serve until SIGTERM or SIGINT; then shut down."""
+        if self.generate_config or self.show_config or self.show_config_json:
+            super().start()
+            return
+        asyncio.run(self.serve())
+
+    async def serve(self) -> None:
+        tracker = serving.RequestTracker()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(signum, stopping.set)
+        manager = self.personality.context.kernel_manager
+        try:
+            await self.personality.start()
+            server = HTTPServer(
+                self.web_app(tracker),
+                xheaders=self.trust_xheaders,
+                ssl_options=serving.ssl_context(self.certfile, self.keyfile, self.client_ca),
+                max_body_size=self.personality.server_body_limit(),
+            )
+            port = serving.bind(server, self.ip, self.port, self.port_retries)
+            scheme = "https" if self.certfile else "http"
+            self.log.info(
+                "Jupyter Kernel Gateway %s (%s mode) at %s://%s:%d%s",
+                __version__,
+                self.personality.mode_name,
+                scheme,
+                self.ip,
+                port,
+                self.base_url,
+            )
+            await stopping.wait()
+            self.log.info("Shutting down: waiting for %d request(s) in flight", tracker.active)
+            server.stop()
+            await tracker.wait_idle(self.shutdown_grace_period)
+            await self.personality.stop()
+            await server.close_all_connections()
+        finally:
+            await manager.shutdown_all()
+        self.log.info("Gateway stopped; every kernel was shut down")
+
+
+def launch_instance(argv: list[str] | None = None) -> None:
+    """The console entry point: run the app, turning start-up errors into exit code 1."""
+    app = KernelGatewayApp.instance()
+    try:
+        app.initialize(argv)
+        app.start()
+    except StartupError as err:
+        app.log.critical("%s", err)
+        sys.exit(1)

@@ -1,0 +1,273 @@
+"""The jupyter-websocket mode's own API document (Swagger 2.0), served at /api/swagger.*.
+
+Built once per app from `api_document(base_url)`; `as_json` and `as_yaml` render the same
+document, so the two never drift.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from .._version import __version__
+
+JSON_TYPE = "application/json"
+YAML_TYPE = "text/x-yaml"  # what jupyter-kernel-gateway 3 sends
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/definitions/{name}"}
+
+
+DEFINITIONS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["reason", "message"],
+        "properties": {
+            "reason": {"type": "string", "description": "The HTTP reason phrase"},
+            "message": {"type": "string", "description": "What went wrong"},
+        },
+    },
+    "ApiInfo": {
+        "type": "object",
+        "properties": {"version": {"type": "string", "description": "The gateway's version"}},
+    },
+    "KernelSpec": {
+        "type": "object",
+        "required": ["name", "spec", "resources"],
+        "properties": {
+            "name": {"type": "string"},
+            "spec": {
+                "type": "object",
+                "description": "The kernel.json of the spec",
+                "properties": {
+                    "language": {"type": "string"},
+                    "display_name": {"type": "string"},
+                    "argv": {"type": "array", "items": {"type": "string"}},
+                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "metadata": {"type": "object"},
+                    "interrupt_mode": {"type": "string", "enum": ["signal", "message"]},
+                },
+            },
+            "resources": {
+                "type": "object",
+                "description": "URLs of the spec's files (logos, kernel.js, kernel.css)",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    },
+    "Kernels": {"type": "array", "items": _ref("Kernel")},
+    "Sessions": {"type": "array", "items": _ref("Session")},
+    "KernelSpecs": {
+        "type": "object",
+        "properties": {
+            "default": {"type": "string", "description": "The kernel started when none is named"},
+            "kernelspecs": {"type": "object", "additionalProperties": _ref("KernelSpec")},
+        },
+    },
+    "Kernel": {
+        "type": "object",
+        "required": ["id", "name"],
+        "properties": {
+            "id": {"type": "string", "description": "The kernel's id (a UUID)"},
+            "name": {"type": "string", "description": "The kernel spec it runs"},
+            "last_activity": {"type": "string", "format": "date-time"},
+            "execution_state": {"type": "string", "description": "idle, busy, starting, ..."},
+            "connections": {"type": "integer", "description": "Websockets attached"},
+        },
+    },
+    "NewKernel": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Kernel spec; the default if absent"},
+            "env": {
+                "type": "object",
+                "description": "Variables for the kernel: KERNEL_* and those in KG_ENV_WHITELIST",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["id", "path", "name", "type", "kernel"],
+        "properties": {
+            "id": {"type": "string"},
+            "path": {"type": "string"},
+            "name": {"type": "string"},
+            "type": {"type": "string", "description": "notebook, console, file, ..."},
+            "kernel": _ref("Kernel"),
+            "notebook": {
+                "type": "object",
+                "description": "Deprecated: path and name again, for older clients",
+                "properties": {"path": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+    "SessionRequest": {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string"},
+            "name": {"type": "string"},
+            "type": {"type": "string"},
+            "kernel": {
+                "type": "object",
+                "description": "`id` of a running kernel, or `name` of a spec to start",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+# (path, method, operationId, summary, success status, success schema, error statuses, body)
+# fmt: off
+OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str | None]] = [
+    ("/api", "get", "getApi", "The gateway's version", "200", "ApiInfo", (), None),
+    ("/api/swagger.json", "get", "getSwaggerJson", "This document as JSON", "200", None, (), None),
+    ("/api/swagger.yaml", "get", "getSwaggerYaml", "This document as YAML", "200", None, (), None),
+    ("/api/kernelspecs", "get", "listKernelSpecs", "Installed kernel specs", "200", "KernelSpecs",
+     (), None),
+    ("/api/kernelspecs/{kernel_name}", "get", "getKernelSpec", "One kernel spec", "200",
+     "KernelSpec", ("404",), None),
+    ("/kernelspecs/{kernel_name}/{file}", "get", "getKernelSpecResource",
+     "A file of a kernel spec (logo, kernel.js)", "200", None, ("404",), None),
+    ("/api/kernels", "get", "listKernels", "The running kernels (if KG_LIST_KERNELS)", "200",
+     "Kernels", ("403",), None),
+    ("/api/kernels", "post", "startKernel", "Start a kernel", "201", "Kernel",
+     ("400", "403", "404"), "NewKernel"),
+    ("/api/kernels/{kernel_id}", "get", "getKernel", "A kernel's model", "200", "Kernel",
+     ("404",), None),
+    ("/api/kernels/{kernel_id}", "delete", "shutdownKernel", "Shut a kernel down", "204", None,
+     ("404",), None),
+    ("/api/kernels/{kernel_id}/interrupt", "post", "interruptKernel",
+     "Interrupt what a kernel runs", "204", None, ("404",), None),
+    ("/api/kernels/{kernel_id}/restart", "post", "restartKernel",
+     "Restart a kernel, keeping its id", "200", "Kernel", ("404",), None),
+    ("/api/kernels/{kernel_id}/channels", "get", "connectKernel",
+     "Websocket carrying the kernel's messages: subprotocol v1.kernel.websocket.jupyter.org, "
+     "or JSON messages when the client offers none; `session_id` query argument: reconnecting "
+     "with it replays the messages missed meanwhile", "101", None, ("404",), None),
+    ("/api/sessions", "get", "listSessions", "The sessions (if KG_LIST_KERNELS)", "200",
+     "Sessions", ("403",), None),
+    ("/api/sessions", "post", "createSession",
+     "Create a session (or return the one for its path) with its kernel", "201", "Session",
+     ("400", "403", "404"), "SessionRequest"),
+    ("/api/sessions/{session_id}", "get", "getSession", "A session's model", "200", "Session",
+     ("404",), None),
+    ("/api/sessions/{session_id}", "patch", "updateSession",
+     "Rename a session or move it to another kernel", "200", "Session", ("400", "404"),
+     "SessionRequest"),
+    ("/api/sessions/{session_id}", "delete", "deleteSession",
+     "Delete a session and shut its kernel down", "204", None, ("404",), None),
+]
+# fmt: on
+
+ERRORS = {
+    "400": "The request body is not valid",
+    "401": "The token is missing or wrong",
+    "403": "Forbidden: listing disabled or max_kernels reached",
+    "404": "Unknown kernel, kernel spec, session or file",
+}
+PATH_PARAMETERS = {
+    "kernel_id": "The id of a running kernel",
+    "kernel_name": "The name of a kernel spec",
+    "session_id": "The id of a session",
+    "file": "A file in the kernel spec's directory",
+}
+SUCCESS = {"101": "Switching protocols", "200": "OK", "201": "Created", "204": "No content"}
+
+
+def _operation(
+    path: str,
+    op_id: str,
+    summary: str,
+    status: str,
+    schema: str | None,
+    errors: tuple[str, ...],
+    body: str | None,
+) -> dict[str, Any]:
+    """One operation of the document, from its row in OPERATIONS."""
+    success: dict[str, Any] = {"description": SUCCESS[status]}
+    if schema is not None:
+        success["schema"] = _ref(schema)
+    if status == "201":
+        success["headers"] = {"Location": {"type": "string", "description": "The new URL"}}
+    responses = {status: success}
+    for code in (*errors, "401"):
+        responses[code] = {"description": ERRORS[code], "schema": _ref("Error")}
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": n,
+            "in": "path",
+            "required": True,
+            "type": "string",
+            "description": PATH_PARAMETERS[n],
+        }
+        for n in names
+    ]
+    if body is not None:
+        parameters.append({"name": "body", "in": "body", "required": False, "schema": _ref(body)})
+    operation: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "responses": responses,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if path.endswith(".yaml"):
+        operation["produces"] = [YAML_TYPE]
+    elif path.startswith("/kernelspecs/"):
+        operation["produces"] = ["*/*"]
+    return operation
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, method, *row in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(path, *row)  # type: ignore[arg-type]
+    return paths
+
+
+def api_document(base_url: str = "/") -> dict[str, Any]:
+    """The whole Swagger 2.0 document, its paths under `base_url`."""
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": "Jupyter Kernel Gateway API",
+            "description": "Jupyter kernels over REST and websockets (jupyter-websocket mode)",
+            "version": __version__,
+        },
+        "basePath": "/" + base_url.strip("/") if base_url.strip("/") else "/",
+        "consumes": [JSON_TYPE],
+        "produces": [JSON_TYPE],
+        "securityDefinitions": {
+            "tokenHeader": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`token <value>` when KG_AUTH_TOKEN is set",
+            },
+            "tokenParam": {
+                "type": "apiKey",
+                "in": "query",
+                "name": "token",
+                "description": "The same token as a query argument",
+            },
+        },
+        "security": [{"tokenHeader": []}, {"tokenParam": []}],
+        "paths": _paths(),
+        "definitions": DEFINITIONS,
+    }
+
+
+def as_json(document: dict[str, Any]) -> str:
+    """The document as JSON text."""
+    return json.dumps(document, indent=2)
+
+
+def as_yaml(document: dict[str, Any]) -> str:
+    """The document as YAML text (block style, keys in document order)."""
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)

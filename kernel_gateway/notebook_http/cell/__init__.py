@@ -1,0 +1,1 @@
+"""The default cell parser: `# METHOD /path` annotations."""

@@ -1,0 +1,149 @@
+"""NotebookHTTPPersonality: the seed notebook's annotated cells as an HTTP API.
+
+Parsing happens when the personality is made, so a bad notebook stops start-up before any
+kernel starts; `start()` then fills the pool with seeded kernels.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Integer, Unicode
+
+from ..errors import StartupError
+from ..personality import GatewayContext, Personality, Route
+from ..services.kernels.pool import KernelPool
+from .cell.parser import ParsedNotebook
+from .endpoints import group_routes
+from .handlers import (
+    EndpointHandler,
+    EndpointSettings,
+    PublicFileHandler,
+    SourceHandler,
+    SpecHandler,
+)
+from .swagger.builders import build_openapi, build_swagger
+
+CELL_PARSERS = {
+    "kernel_gateway.notebook_http.cell.parser",
+    "kernel_gateway.notebook_http.swagger.parser",
+}
+MiB = 1024 * 1024
+
+
+class NotebookHTTPPersonality(Personality):
+    """Serves the cells of the seed notebook annotated `# METHOD /path` as endpoints."""
+
+    mode_name = "notebook-http"
+
+    allow_notebook_download = Bool(
+        False, help="Serve the notebook at /_api/source (KG_ALLOW_NOTEBOOK_DOWNLOAD env var)"
+    ).tag(config=True, env="KG_ALLOW_NOTEBOOK_DOWNLOAD")
+    static_path = Unicode(
+        None,
+        allow_none=True,
+        help="Serve the files under this folder at /public/ (KG_STATIC_PATH env var)",
+    ).tag(config=True, env="KG_STATIC_PATH")
+    cell_parser = Unicode(
+        "kernel_gateway.notebook_http.cell.parser",
+        help="The module that finds endpoints in the notebook: "
+        "'kernel_gateway.notebook_http.cell.parser' (`# GET /path` cells) or "
+        "'kernel_gateway.notebook_http.swagger.parser' (an OpenAPI document in the first cell "
+        "and `# operationId: id` cells) (KG_CELL_PARSER env var)",
+    ).tag(config=True, env="KG_CELL_PARSER")
+    comment_prefix = Dict(
+        {},
+        help="Kernel language -> line comment prefix, added to the built-in table "
+        "(`#` for python, r, julia, bash; `//` for scala, java, javascript, go, c++)",
+    ).tag(config=True)
+    max_body_size = Integer(
+        10 * MiB,
+        help="Largest request body in bytes; larger ones get 413 (KG_MAX_BODY_SIZE env var)",
+    ).tag(config=True, env="KG_MAX_BODY_SIZE")
+    request_timeout = Float(
+        0.0,
+        help="Seconds a request's cells may run before it gets 504 and the kernel is "
+        "interrupted; 0 means no limit (KG_REQUEST_TIMEOUT env var)",
+    ).tag(config=True, env="KG_REQUEST_TIMEOUT")
+    max_queue_wait = Float(
+        0.0,
+        help="Seconds a request may wait for a free kernel before it gets 503; 0 means "
+        "as long as it takes (KG_MAX_QUEUE_WAIT env var)",
+    ).tag(config=True, env="KG_MAX_QUEUE_WAIT")
+    show_tracebacks = Bool(
+        False,
+        help="Include the kernel's traceback in the 500 answer of a failing cell "
+        "(KG_SHOW_TRACEBACKS env var)",
+    ).tag(config=True, env="KG_SHOW_TRACEBACKS")
+
+    def __init__(self, context: GatewayContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
+        if context.seed_notebook is None:
+            raise StartupError(
+                "notebook-http mode serves a notebook: give one with --seed_uri=NOTEBOOK.ipynb "
+                "(or KG_SEED_URI)"
+            )
+        self.parsed = self.parse()
+        self.routes = group_routes(self.parsed.endpoints)
+        manager = context.kernel_manager
+        manager.policy = replace(manager.policy, seed_cells=self.parsed.seed_cells)
+        size = context.prespawn_count if context.prespawn_count else 1
+        self.pool = KernelPool(manager, size, context.default_kernel_name or None)
+
+    def parse(self) -> ParsedNotebook:
+        """Endpoints and seed code of the seed notebook, by the configured cell parser."""
+        if self.cell_parser not in CELL_PARSERS:
+            valid = ", ".join(sorted(CELL_PARSERS))
+            raise StartupError(f"Unknown cell_parser {self.cell_parser!r}; valid values: {valid}")
+        parser = importlib.import_module(self.cell_parser)
+        parsed: ParsedNotebook = parser.parse_notebook(
+            self.context.seed_notebook, self.comment_prefix
+        )
+        return parsed
+
+    def title(self) -> str:
+        uri = self.context.seed_uri or "notebook"
+        return self.parsed.title or Path(uri.rstrip("/").split("/")[-1]).stem
+
+    def handlers(self) -> list[Route]:
+        options = EndpointSettings(
+            language=self.parsed.language,
+            max_body_size=self.max_body_size,
+            request_timeout=self.request_timeout,
+            max_queue_wait=self.max_queue_wait,
+            show_tracebacks=self.show_tracebacks,
+        )
+        endpoints = self.parsed.endpoints
+        swagger = build_swagger(endpoints, self.title(), self.parsed.spec)
+        openapi = build_openapi(endpoints, self.title(), self.parsed.spec)
+        routes: list[Route] = [
+            (r"/_api/spec/swagger\.json", SpecHandler, {"document": json.dumps(swagger)}),
+            (r"/_api/spec/openapi\.json", SpecHandler, {"document": json.dumps(openapi)}),
+        ]
+        if self.allow_notebook_download:
+            source = json.dumps(self.context.seed_notebook)
+            routes.append((r"/_api/source", SourceHandler, {"document": source}))
+        if self.static_path:
+            routes.append((r"/public/(.*)", PublicFileHandler, {"path": self.static_path}))
+        for route in self.routes:
+            routes.append(
+                (
+                    route.pattern,
+                    EndpointHandler,
+                    {"route": route, "pool": self.pool, "options": options},
+                )
+            )
+        return routes
+
+    def server_body_limit(self) -> int:
+        return self.max_body_size + MiB
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def stop(self) -> None:
+        await self.pool.stop()

@@ -1,0 +1,1 @@
+"""The swagger cell parser: an OpenAPI document first, `# operationId: x` annotations."""

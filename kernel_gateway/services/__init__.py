@@ -1,0 +1,1 @@
+"""Services shared by both modes: kernels and sessions. No HTTP here."""

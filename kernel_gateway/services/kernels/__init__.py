@@ -1,0 +1,1 @@
+"""Kernels: the manager, shared connections, execution and the pool."""

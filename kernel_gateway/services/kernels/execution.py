@@ -1,0 +1,126 @@
+"""Run code on a kernel and collect its outputs by parent msg_id.
+
+The kernel runs shell requests in order, so several cells are sent at once (`execute`) and
+their outputs told apart by the msg_id each answers; a cell is done when the kernel reports
+itself idle for it. No polling, no sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import CellTimeout, KernelUnavailable
+from .connection import KernelConnection, KernelMessage
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What one execute_request produced."""
+
+    status: str  # "ok" | "error" | "aborted"
+    stdout: str = ""
+    stderr: str = ""
+    execute_result: dict[str, Any] | None = None
+    display_data: tuple[dict[str, Any], ...] = ()
+    error: tuple[str, str, tuple[str, ...]] | None = None
+
+
+@dataclass
+class _Outputs:
+    """Outputs of one request as they arrive."""
+
+    done: asyncio.Future[None]
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    execute_result: dict[str, Any] | None = None
+    display_data: list[dict[str, Any]] = field(default_factory=list)
+    error: tuple[str, str, tuple[str, ...]] | None = None
+    reply_status: str = ""
+
+    def add(self, message: KernelMessage) -> None:
+        kind = message.msg_type
+        if kind == "stream":
+            content = message.content
+            target = self.stderr if content.get("name") == "stderr" else self.stdout
+            target.append(content.get("text", ""))
+        elif kind == "execute_result":
+            self.execute_result = message.content.get("data", {})
+        elif kind == "display_data":
+            self.display_data.append(message.content.get("data", {}))
+        elif kind == "error":
+            content = message.content
+            trace = tuple(content.get("traceback", ()))
+            self.error = (content.get("ename", ""), content.get("evalue", ""), trace)
+        elif kind == "execute_reply":
+            self.reply_status = message.content.get("status", "")
+        elif (
+            kind == "status"
+            and message.content.get("execution_state") == "idle"
+            and not self.done.done()
+        ):
+            self.done.set_result(None)
+
+    def result(self) -> ExecutionResult:
+        status = "error" if self.error else (self.reply_status or "ok")
+        return ExecutionResult(
+            status=status,
+            stdout="".join(self.stdout),
+            stderr="".join(self.stderr),
+            execute_result=self.execute_result,
+            display_data=tuple(self.display_data),
+            error=self.error,
+        )
+
+
+def execute_request(code: str) -> dict[str, Any]:
+    """The content of an execute_request for `code`, as the gateway runs cells."""
+    return {
+        "code": code,
+        "silent": False,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
+
+
+async def execute(
+    connection: KernelConnection, codes: Sequence[str], timeout: float | None = None
+) -> list[ExecutionResult]:
+    """Run `codes` in order on one kernel and return each one's result.
+
+    All requests are sent at once. Raises CellTimeout when they take longer than `timeout`
+    seconds (None or 0: no limit), leaving the busy kernel to the caller; KernelUnavailable
+    when the kernel dies or restarts meanwhile.
+    """
+    loop = asyncio.get_running_loop()
+    pending = [_Outputs(loop.create_future()) for _ in codes]
+
+    def watch_for_death(message: KernelMessage) -> None:
+        if message.msg_type == "status" and not message.parent_msg_id:
+            state = message.content.get("execution_state")
+            if state in ("dead", "restarting"):
+                failure = KernelUnavailable(f"The kernel was {state} while running the request")
+                for outputs in pending:
+                    if not outputs.done.done():
+                        outputs.done.set_exception(failure)
+
+    unsubscribe = connection.subscribe(watch_for_death)
+    msg_ids = [
+        connection.request("shell", "execute_request", execute_request(code), outputs.add)
+        for code, outputs in zip(codes, pending, strict=True)
+    ]
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(outputs.done for outputs in pending)), timeout or None
+        )
+    except asyncio.TimeoutError as err:
+        raise CellTimeout(f"The request took longer than {timeout} seconds") from err
+    finally:
+        unsubscribe()
+        for msg_id in msg_ids:
+            connection.forget(msg_id)
+    return [outputs.result() for outputs in pending]

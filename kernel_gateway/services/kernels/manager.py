@@ -1,0 +1,298 @@
+"""The gateway's kernel manager, built on jupyter_client's AsyncMultiKernelManager.
+
+Kernels are launched through jupyter_client's provisioner interface (a remote provisioner plugs
+in through the kernel spec). On top of that this module adds what a gateway needs: kernel name
+rules, the environment policy, the max_kernels limit, seeding, one shared `KernelConnection`
+per kernel, Jupyter-server-style kernel models, restart and death announcements, and culling
+of idle kernels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from jupyter_client.ioloop import AsyncIOLoopKernelManager
+from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+from tornado.ioloop import PeriodicCallback
+from traitlets import Bool, Integer
+
+from ...errors import CellError, KernelLimitReached, UnknownKernel, UnknownKernelSpec
+from .connection import KernelConnection, status_message
+from .execution import execute
+
+KERNEL_READY_TIMEOUT = 60.0
+SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
+
+
+@dataclass(frozen=True)
+class KernelPolicy:
+    """The app's rules for every kernel it starts."""
+
+    max_kernels: int | None = None
+    default_kernel_name: str = ""
+    force_kernel_name: str = ""
+    env_process_whitelist: tuple[str, ...] = ()
+    seed_cells: tuple[str, ...] = ()
+
+
+def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:
+    """The part of a client's requested env that may reach a kernel: KERNEL_* and whitelisted."""
+    return {
+        name: str(value)
+        for name, value in requested.items()
+        if (name.startswith("KERNEL_") or name in whitelist) and name not in SECRET_VARIABLES
+    }
+
+
+def kernel_env(policy: KernelPolicy, requested: Mapping[str, str]) -> dict[str, str]:
+    """A kernel's whole environment: PATH, whitelisted process variables, the client's part."""
+    inherited = ("PATH", *policy.env_process_whitelist)
+    env = {name: os.environ[name] for name in inherited if name in os.environ}
+    env = {name: value for name, value in env.items() if name not in SECRET_VARIABLES}
+    env.update(requested)
+    env["KERNEL_GATEWAY"] = "1"
+    return env
+
+
+def iso_time(timestamp: float) -> str:
+    """A POSIX timestamp as ISO 8601 UTC with microseconds and a trailing Z."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class GatewayKernelManager(AsyncIOLoopKernelManager):
+    """One kernel's manager; tells the gateway each time its process (re)starts."""
+
+    on_started: Callable[[], None] | None = None
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        if self.on_started is not None:
+            self.on_started()
+
+
+class MappingKernelManager(AsyncMultiKernelManager):
+    """Kernels by id, with the gateway's naming, env, limit, seeding and culling rules.
+
+    Named like jupyter_server's manager so `--MappingKernelManager.cull_idle_timeout=...`
+    keeps working.
+    """
+
+    cull_idle_timeout = Integer(
+        0,
+        help="Shut kernels down after this many idle seconds; 0 disables culling "
+        "(KG_CULL_IDLE_TIMEOUT env var)",
+    ).tag(config=True, env="KG_CULL_IDLE_TIMEOUT")
+    cull_interval = Integer(
+        300, help="Seconds between checks for idle kernels (KG_CULL_INTERVAL env var)"
+    ).tag(config=True, env="KG_CULL_INTERVAL")
+    cull_connected = Bool(
+        False, help="Cull idle kernels that still have clients (KG_CULL_CONNECTED env var)"
+    ).tag(config=True, env="KG_CULL_CONNECTED")
+    cull_busy = Bool(False, help="Cull kernels that are busy (KG_CULL_BUSY env var)").tag(
+        config=True, env="KG_CULL_BUSY"
+    )
+
+    def __init__(self, policy: KernelPolicy | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("kernel_manager_class", f"{__name__}.GatewayKernelManager")
+        super().__init__(**kwargs)
+        self.policy = policy or KernelPolicy()
+        self.connections: dict[str, KernelConnection] = {}
+        self.death_listeners: list[Callable[[str], None]] = []
+        self._starting = 0
+        self._culler: PeriodicCallback | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def resolve_kernel_name(self, requested: str | None) -> str:
+        """The kernel name to start: forced, requested, default, or the spec manager's."""
+        name = (
+            self.policy.force_kernel_name
+            or requested
+            or self.policy.default_kernel_name
+            or self.default_kernel_name
+        )
+        try:
+            self.kernel_spec_manager.get_kernel_spec(name)
+        except NoSuchKernel as err:
+            raise UnknownKernelSpec(name) from err
+        return name
+
+    async def start_kernel(  # type: ignore[override]
+        self,
+        kernel_name: str | None = None,
+        env: Mapping[str, str] | None = None,
+        restart_on_death: bool = True,
+    ) -> str:
+        """Start, connect to and seed a kernel; return its id once it answers.
+
+        Raises UnknownKernelSpec, KernelLimitReached, CellError (a seed cell failed) or
+        TimeoutError (the kernel never answered).
+        """
+        name = self.resolve_kernel_name(kernel_name)
+        limit = self.policy.max_kernels
+        if limit is not None and len(self._kernels) + self._starting >= limit:
+            raise KernelLimitReached(f"A max kernels limit of {limit} has been reached")
+        options: dict[str, Any] = {"env": kernel_env(self.policy, env or {})}
+        working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
+        if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
+            options["cwd"] = working_dir
+        self._starting += 1
+        try:
+            kernel_id = await super().start_kernel(kernel_name=name, **options)
+        finally:
+            self._starting -= 1
+        try:
+            await self._attach(kernel_id, restart_on_death)
+        except BaseException:
+            await self.shutdown_kernel(kernel_id, now=True)
+            raise
+        return str(kernel_id)
+
+    async def _attach(self, kernel_id: str, restart_on_death: bool) -> None:
+        km = self.get_kernel(kernel_id)
+        connection = KernelConnection(kernel_id, km)
+        connection.open()
+        self.connections[kernel_id] = connection
+        km.on_started = connection.open
+        if not restart_on_death and km._restarter is not None:
+            km._restarter.restart_limit = 0
+        km.add_restart_callback(lambda: self._on_auto_restart(kernel_id), "restart")
+        km.add_restart_callback(lambda: self._on_death(kernel_id), "dead")
+        await self._make_ready(connection)
+
+    async def _make_ready(self, connection: KernelConnection) -> None:
+        """Wait for the kernel to answer, then run the seed cells on it."""
+        await connection.wait_ready(KERNEL_READY_TIMEOUT)
+        if not self.policy.seed_cells:
+            return
+        for result in await execute(connection, self.policy.seed_cells):
+            if result.error:
+                ename, evalue, trace = result.error
+                raise CellError(ename, evalue, list(trace))
+
+    # -- life events -------------------------------------------------------------------------
+
+    def _announce(self, kernel_id: str, execution_state: str) -> None:
+        connection = self.connections.get(kernel_id)
+        if connection is not None:
+            connection.execution_state = execution_state
+            connection.broadcast(status_message(execution_state, connection.session_id))
+
+    def _on_auto_restart(self, kernel_id: str) -> None:
+        self.log.warning("Kernel %s died; restarting it", kernel_id)
+        self._announce(kernel_id, "restarting")
+        self._background(self._make_ready(self.connections[kernel_id]), kernel_id)
+
+    def _background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
+        """Run `work` on its own, keeping a reference and logging how it failed."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+
+        def finished(done: asyncio.Future[None]) -> None:
+            self._tasks.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                self.log.error("Upkeep of kernel %s failed: %s", kernel_id, done.exception())
+
+        task.add_done_callback(finished)
+
+    def _on_death(self, kernel_id: str) -> None:
+        self.log.warning("Kernel %s died", kernel_id)
+        self._announce(kernel_id, "dead")
+        for listener in list(self.death_listeners):
+            listener(kernel_id)
+        self._background(self.shutdown_kernel(kernel_id, now=True), kernel_id)
+
+    # -- operations by id --------------------------------------------------------------------
+
+    def connection(self, kernel_id: str) -> KernelConnection:
+        """The shared connection to a kernel; raises UnknownKernel."""
+        try:
+            return self.connections[kernel_id]
+        except KeyError:
+            raise UnknownKernel(kernel_id) from None
+
+    async def shutdown_kernel(  # type: ignore[override]
+        self, kernel_id: str, now: bool = False, restart: bool = False
+    ) -> None:
+        """Shut a kernel down and forget it; raises UnknownKernel."""
+        connection = self.connections.pop(kernel_id, None)
+        if connection is None and kernel_id not in self._kernels:
+            raise UnknownKernel(kernel_id)
+        if connection is not None:
+            connection.close()
+        if kernel_id in self._kernels:
+            await super().shutdown_kernel(kernel_id, now=now, restart=restart)
+
+    async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:  # type: ignore[override]
+        """Restart a kernel in place (same id) and seed it again."""
+        connection = self.connection(kernel_id)
+        self._announce(kernel_id, "restarting")
+        await super().restart_kernel(kernel_id, now=now)
+        await self._make_ready(connection)
+
+    async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
+        """Interrupt what a kernel is running; raises UnknownKernel."""
+        self.connection(kernel_id)
+        await self.get_kernel(kernel_id).interrupt_kernel()
+
+    def kernel_model(self, kernel_id: str) -> dict[str, Any]:
+        """The kernel's model as Jupyter servers report it; raises UnknownKernel."""
+        connection = self.connection(kernel_id)
+        return {
+            "id": kernel_id,
+            "name": self.get_kernel(kernel_id).kernel_name,
+            "last_activity": iso_time(connection.last_activity),
+            "execution_state": connection.execution_state,
+            "connections": connection.clients,
+        }
+
+    def kernel_models(self) -> list[dict[str, Any]]:
+        """Models of every running kernel."""
+        return [self.kernel_model(kernel_id) for kernel_id in list(self.connections)]
+
+    async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
+        """Shut every kernel down (at gateway exit)."""
+        self.stop_culling()
+        await asyncio.gather(
+            *(self.shutdown_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
+            return_exceptions=True,
+        )
+        await super().shutdown_all(now=now)
+
+    # -- culling -----------------------------------------------------------------------------
+
+    def start_culling(self, exempt: Callable[[str], bool] = lambda kernel_id: False) -> None:
+        """Check for idle kernels every cull_interval seconds, if culling is on."""
+        if self.cull_idle_timeout <= 0:
+            return
+        self._cull_exempt = exempt
+        interval_ms = max(self.cull_interval, 1) * 1000
+        self._culler = PeriodicCallback(self._cull_idle_kernels, interval_ms)
+        self._culler.start()
+
+    def stop_culling(self) -> None:
+        if self._culler is not None:
+            self._culler.stop()
+            self._culler = None
+
+    async def _cull_idle_kernels(self) -> None:
+        now = time.time()
+        for kernel_id, connection in list(self.connections.items()):
+            idle = now - connection.last_activity
+            if (
+                idle > self.cull_idle_timeout
+                and (self.cull_busy or connection.execution_state != "busy")
+                and (self.cull_connected or connection.clients == 0)
+                and not self._cull_exempt(kernel_id)
+            ):
+                self.log.warning("Culling kernel %s, idle for %.0f s", kernel_id, idle)
+                await self.shutdown_kernel(kernel_id)

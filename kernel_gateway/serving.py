@@ -1,0 +1,100 @@
+"""Serving helpers of the app: binding with port retries, TLS, in-flight requests, access log."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import ssl
+
+from tornado import web
+from tornado.httpserver import HTTPServer
+
+from .errors import StartupError
+
+TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*", re.IGNORECASE)
+access_log = logging.getLogger("tornado.access")
+
+
+class RequestTracker:
+    """Counts HTTP requests in flight so shutdown can let them finish."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def started(self) -> None:
+        self.active += 1
+        self._idle.clear()
+
+    def finished(self) -> None:
+        self.active = max(self.active - 1, 0)
+        if self.active == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False if `timeout` ran out first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+def redacted_uri(uri: str) -> str:
+    """The request URI with any `token=` query value masked, for logs."""
+    return TOKEN_IN_QUERY.sub(r"\1[secret]", uri)
+
+
+def log_request(handler: web.RequestHandler) -> None:
+    """Tornado's access log line, without secrets."""
+    status = handler.get_status()
+    if status < 400:
+        log = access_log.debug if status < 300 else access_log.info
+    else:
+        log = access_log.warning if status < 500 else access_log.error
+    request = handler.request
+    millis = 1000.0 * request.request_time()
+    log(
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        redacted_uri(request.uri or ""),
+        request.remote_ip,
+        millis,
+    )
+
+
+def ssl_context(
+    certfile: str | None, keyfile: str | None, client_ca: str | None
+) -> ssl.SSLContext | None:
+    """A server TLS context from the cert options, or None when TLS is off."""
+    if not certfile:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile or None)
+        if client_ca:
+            context.load_verify_locations(client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as err:
+        raise StartupError(f"Cannot load TLS certificate or key: {err}") from err
+    return context
+
+
+def bind(server: HTTPServer, ip: str, port: int, retries: int) -> int:
+    """Listen on `port`, or the next free one of `retries` more; return the port bound."""
+    for candidate in range(port, port + retries + 1):
+        try:
+            server.listen(candidate, ip)
+        except OSError as err:
+            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                continue
+            raise StartupError(f"Cannot listen on {ip}:{candidate}: {err}") from err
+        return candidate
+    raise StartupError(
+        f"Port {port} and the {retries} ports after it are in use on {ip}; "
+        "free one or choose another with --port"
+    )

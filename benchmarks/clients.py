@@ -22,7 +22,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from servers import HOST
+from benchmarks.servers import HOST
 
 REQUEST_TIMEOUT = 10.0
 #: A check receives (status, headers, body) and returns an error text, or None when fine.

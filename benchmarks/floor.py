@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import zmq
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session
 
-from clients import REQUEST_TIMEOUT
-from servers import server_env
+from benchmarks.clients import REQUEST_TIMEOUT
+from benchmarks.servers import server_env
 
 
 class FloorKernel:
     """One ipykernel and a minimal synchronous client; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_path: Path) -> None:
+        self._log_path = log_path
+        self._log: IO[bytes] | None = None
         self._manager = KernelManager(kernel_name="python3")
         self._shell: zmq.Socket[Any] | None = None
         self._iopub: zmq.Socket[Any] | None = None
@@ -34,7 +37,8 @@ class FloorKernel:
         return self._manager.session
 
     def __enter__(self) -> FloorKernel:
-        self._manager.start_kernel(env=server_env("floor"))
+        self._log = self._log_path.open("wb")
+        self._manager.start_kernel(env=server_env("floor"), stdout=self._log, stderr=self._log)
         self._shell = self._manager.connect_shell(identity=uuid.uuid4().hex.encode())
         self._iopub = self._manager.connect_iopub()
         self._poller.register(self._shell, zmq.POLLIN)
@@ -47,6 +51,8 @@ class FloorKernel:
             if sock is not None:
                 sock.close(linger=0)
         self._manager.shutdown_kernel(now=False)
+        if self._log is not None:
+            self._log.close()
 
     def _wait_iopub_connected(self, timeout: float) -> None:
         """Send kernel_info_request until an iopub message shows the SUB socket is joined."""

@@ -20,15 +20,16 @@ _RESPONSE_INFO = json.dumps({"headers": {"Content-Type": "application/json"}, "s
 HTTP_CELLS = [
     "import json",
     f"# GET /hello\n{HELLO_CODE}",
-    '# POST /echo\nprint(json.dumps(json.loads(REQUEST)["body"]))',
+    '# POST /echo\nprint(json.dumps(json.loads(REQUEST)["body"]))  # noqa: F821',
     f"# ResponseInfo POST /echo\nprint(json.dumps({_RESPONSE_INFO}))",
-    "# GET /request\nprint(REQUEST)",
+    "# GET /request\nprint(REQUEST)  # noqa: F821",
 ]
 
 
 def build_http_notebook() -> nbformat.NotebookNode:
     """Return the notebook-http benchmark notebook with a python3 kernelspec."""
-    notebook = new_notebook(cells=[new_code_cell(source) for source in HTTP_CELLS])
+    cells = [new_code_cell(source, id=f"cell-{index}") for index, source in enumerate(HTTP_CELLS)]
+    notebook = new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",

@@ -18,15 +18,34 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scenarios import FULL, QUICK, SCENARIOS, TITLES, Context, Metric, floor
-from servers import BENCH_DIR, OURS, PEER, ROOT, Gateway, ensure_peer_venv, package_versions
-from stats import median, round_ratios
+if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.scenarios import FULL, QUICK, SCENARIOS, TITLES, Context, Metric, floor
+from benchmarks.servers import (
+    BENCH_DIR,
+    OURS,
+    PEER,
+    ROOT,
+    Gateway,
+    ensure_peer_venv,
+    package_versions,
+)
+from benchmarks.stats import median, round_ratios
 
 ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7")
 #: Derived rows: (scenario-5/1 metric, floor metric, name of the overhead row).
 OVERHEADS = (
-    ("GET /hello p50", "floor: execute /hello code p50 (zmq, no gateway)", "GET /hello p50 minus floor"),
-    ("ws execute 1+1 p50", "floor: execute 1+1 p50 (zmq, no gateway)", "ws execute p50 minus floor"),
+    (
+        "GET /hello p50",
+        "floor: execute /hello code p50 (zmq, no gateway)",
+        "GET /hello p50 minus floor",
+    ),
+    (
+        "ws execute 1+1 p50",
+        "floor: execute 1+1 p50 (zmq, no gateway)",
+        "ws execute p50 minus floor",
+    ),
 )
 
 
@@ -46,14 +65,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, quick 1)")
-    parser.add_argument("--quick", action="store_true", help="tiny counts and 1 round: a smoke test")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny counts and 1 round: a smoke test"
+    )
     parser.add_argument("--only", choices=["ours", "peer"], help="run one side only")
     parser.add_argument(
         "--scenarios",
         default=",".join(ALL_SCENARIOS),
         help="comma-separated scenario numbers (6 needs 2; 7 is the no-gateway floor)",
     )
-    parser.add_argument("--json", type=Path, default=BENCH_DIR / "results.json", help="results file")
+    parser.add_argument(
+        "--json", type=Path, default=BENCH_DIR / "results.json", help="results file"
+    )
     args = parser.parse_args(argv)
     chosen = {part.strip() for part in args.scenarios.split(",") if part.strip()}
     unknown = chosen - set(ALL_SCENARIOS)
@@ -88,7 +111,9 @@ def add_overheads(outcomes: list[Outcome]) -> list[Outcome]:
     """Append, per round and side, the gateway p50 minus the same round's floor p50."""
     derived: list[Outcome] = []
     for round_no in sorted({o.round for o in outcomes}):
-        found = {(o.side, m.name): m.value for o in outcomes if o.round == round_no for m in o.metrics}
+        found = {
+            (o.side, m.name): m.value for o in outcomes if o.round == round_no for m in o.metrics
+        }
         for side in ("ours", "peer"):
             extra = tuple(
                 Metric("7", name, "ms", "lower", found[(side, metric)] - found[("floor", base)])
@@ -107,12 +132,15 @@ def summarize(outcomes: list[Outcome], rounds: int) -> list[dict[str, object]]:
     for outcome in outcomes:
         for metric in outcome.metrics:
             order.setdefault((metric.scenario, metric.name), metric)
-            per_round = values.setdefault((outcome.side, metric.scenario, metric.name), [None] * rounds)
+            per_round = values.setdefault(
+                (outcome.side, metric.scenario, metric.name), [None] * rounds
+            )
             per_round[outcome.round - 1] = metric.value
     rows = []
     for (scenario, name), metric in sorted(order.items(), key=lambda item: item[0][0]):
         sides = {
-            side: values.get((side, scenario, name), [None] * rounds) for side in ("ours", "peer", "floor")
+            side: values.get((side, scenario, name), [None] * rounds)
+            for side in ("ours", "peer", "floor")
         }
         medians = {side: _median_or_none(v) for side, v in sides.items()}
         ratios = round_ratios(sides["ours"], sides["peer"])
@@ -137,9 +165,11 @@ def _median_or_none(values: list[float | None]) -> float | None:
     return median(present) if present else None
 
 
-def _cell(value: float | None, failed: bool) -> str:
+def _cell(value: float | None, failed: bool, unit: str) -> str:
     if value is None:
         return "FAILED" if failed else "-"
+    if unit == "count":
+        return f"{value:.0f}"
     if abs(value) >= 1000:
         return f"{value:.0f}"
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
@@ -153,17 +183,26 @@ def render_table(rows: list[dict[str, object]], failed: dict[str, set[str]]) -> 
         scenario = str(row["scenario"])
         floor_value = row["floor"]
         if isinstance(floor_value, float):
-            ours = peer = _cell(floor_value, False)
+            ours = peer = _cell(floor_value, False, str(row["unit"]))
             ratio = "(no gateway)"
         else:
-            ours = _cell(row["ours"], scenario in failed["ours"])  # type: ignore[arg-type]
-            peer = _cell(row["peer"], scenario in failed["peer"])  # type: ignore[arg-type]
+            unit = str(row["unit"])
+            ours = _cell(row["ours"], scenario in failed["ours"], unit)  # type: ignore[arg-type]
+            peer = _cell(row["peer"], scenario in failed["peer"], unit)  # type: ignore[arg-type]
             ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        lines.append((scenario, str(row["metric"]), str(row["unit"]), str(row["better"]), ours, peer, ratio))
+        lines.append(
+            (scenario, str(row["metric"]), str(row["unit"]), str(row["better"]), ours, peer, ratio)
+        )
+    for key in sorted((failed["ours"] | failed["peer"]) - {str(row["scenario"]) for row in rows}):
+        cells = ["FAILED" if key in failed[side] else "-" for side in ("ours", "peer")]
+        lines.append((key, "(no result)", "", "", *cells, "-"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = []
     for line in lines:
-        cells = [c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
+        cells = [
+            c.ljust(w) if i < 4 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
         text.append("  ".join(cells))
     text.insert(1, "-" * len(text[0]))
     shown = sorted({str(row["scenario"]) for row in rows} | failed["ours"] | failed["peer"])
@@ -198,12 +237,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     outcomes = add_overheads(run_rounds(args, gateways, ctx))
     rows = summarize(outcomes, args.rounds)
-    failed = {side: {o.scenario for o in outcomes if o.side == side and o.error} for side in ("ours", "peer")}
+    failed = {
+        side: {o.scenario for o in outcomes if o.side == side and o.error}
+        for side in ("ours", "peer")
+    }
     print()
     print(render_table(rows, failed))
     for outcome in outcomes:
         if outcome.error:
-            print(f"  round {outcome.round} {outcome.side} s{outcome.scenario} FAILED: {outcome.error}")
+            where = f"round {outcome.round} {outcome.side} s{outcome.scenario}"
+            print(f"  {where} FAILED: {outcome.error.splitlines()[0]}")
+    if any(outcome.error for outcome in outcomes):
+        print(f"  (server logs and tracebacks: {ctx.log_dir})")
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "rounds": args.rounds,

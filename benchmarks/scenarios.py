@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients import (
+from benchmarks.clients import (
     HttpRequest,
     KernelSocket,
     execute_request,
@@ -20,10 +20,18 @@ from clients import (
     rest,
     sequential_latencies,
 )
-from floor import FloorKernel
-from make_notebooks import HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
-from servers import OURS, Gateway, RunningServer, cpu_seconds, kernel_pids, rss_bytes, serving
-from stats import percentile
+from benchmarks.floor import FloorKernel
+from benchmarks.make_notebooks import HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
+from benchmarks.servers import (
+    OURS,
+    Gateway,
+    RunningServer,
+    cpu_seconds,
+    kernel_pids,
+    rss_bytes,
+    serving,
+)
+from benchmarks.stats import percentile
 
 MIB = 1024 * 1024
 HELLO = HttpRequest("GET", "/hello")
@@ -67,8 +75,8 @@ FULL = Budget(
     load_seconds=5.0,
     load_clients=8,
     kernel_starts=5,
-    start_gap=2.0,
-    executes=300,
+    start_gap=1.5,
+    executes=200,
     burst=100,
     warmup=20,
 )
@@ -150,7 +158,9 @@ def _load(
 ) -> list[Metric]:
     """Scenarios 2 and 3: fixed-time load from several keep-alive clients on a pool of 2."""
     budget = ctx.budget
-    check = expect_json_echo(ECHO_PAYLOAD) if check_body is None else expect_status_and_body(check_body)
+    check = (
+        expect_json_echo(ECHO_PAYLOAD) if check_body is None else expect_status_and_body(check_body)
+    )
     label = f"{request.method} {request.path}"
     with _http_server(gateway, ctx, f"s{scenario}", prespawn=2) as server:
         kernel_idle = _kernel_rss_mib(server)
@@ -165,7 +175,13 @@ def _load(
     if result.errors:
         print(f"    {gateway.side} s{scenario} errors: {list(result.error_samples)}", flush=True)
     metrics = [
-        Metric(scenario, f"{label} req/s ({budget.load_clients} clients)", "req/s", "higher", result.rate),
+        Metric(
+            scenario,
+            f"{label} req/s ({budget.load_clients} clients)",
+            "req/s",
+            "higher",
+            result.rate,
+        ),
         Metric(scenario, f"{label} errors", "count", "lower", float(result.errors)),
         *_cpu_metric(scenario, "request", cpu, result.ok + result.errors),
     ]
@@ -191,7 +207,12 @@ def echo_throughput(gateway: Gateway, ctx: Context) -> list[Metric]:
 def _ws_server(
     gateway: Gateway, ctx: Context, name: str, extra: list[str]
 ) -> AbstractContextManager[RunningServer]:
-    return serving(gateway, ["--api=jupyter-websocket", *extra], ctx.log_dir / f"{gateway.side}-{name}.log", "/api")
+    return serving(
+        gateway,
+        ["--api=jupyter-websocket", *extra],
+        ctx.log_dir / f"{gateway.side}-{name}.log",
+        "/api",
+    )
 
 
 async def _create_kernel(server: RunningServer) -> str:
@@ -239,13 +260,17 @@ def kernel_start(gateway: Gateway, ctx: Context) -> list[Metric]:
         results = asyncio.run(_kernel_starts(server, ctx.budget))
     created, ready, deleted = zip(*results, strict=True)
     return [
-        Metric("4", "kernel start to kernel_info_reply p50", "ms", "lower", _ms(percentile(ready, 50))),
+        Metric(
+            "4", "kernel start to kernel_info_reply p50", "ms", "lower", _ms(percentile(ready, 50))
+        ),
         Metric("4", "POST /api/kernels answered p50", "ms", "lower", _ms(percentile(created, 50))),
         Metric("4", "DELETE /api/kernels/<id> p50", "ms", "lower", _ms(percentile(deleted, 50))),
     ]
 
 
-async def _executes(server: RunningServer, budget: Budget) -> tuple[list[float], float, float, float]:
+async def _executes(
+    server: RunningServer, budget: Budget
+) -> tuple[list[float], float, float, float]:
     """Return sequential round trips, their gateway CPU, and a pipelined burst's msgs and time."""
     kernel_id = await _create_kernel(server)
     sock = await KernelSocket.open(_ws_url(server, kernel_id))
@@ -261,7 +286,10 @@ async def _executes(server: RunningServer, budget: Budget) -> tuple[list[float],
         cpu = cpu_seconds(server.pid) - cpu_before
         received_before = sock.received
         start = time.perf_counter()
-        pending = {await sock.send(execute_request(EXECUTE_CODE, sock.session)) for _ in range(budget.burst)}
+        pending = {
+            await sock.send(execute_request(EXECUTE_CODE, sock.session))
+            for _ in range(budget.burst)
+        }
         await sock.wait_done(pending, timeout=60.0)
         burst_seconds = time.perf_counter() - start
         burst_messages = sock.received - received_before
@@ -278,21 +306,39 @@ def execute_round_trip(gateway: Gateway, ctx: Context) -> list[Metric]:
     return [
         Metric("5", "ws execute 1+1 p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("5", "ws execute 1+1 p99", "ms", "lower", _ms(percentile(samples, 99))),
-        Metric("5", f"ws msgs/s ({ctx.budget.burst} executes pipelined)", "msg/s", "higher", messages / seconds),
+        Metric(
+            "5",
+            f"ws msgs/s ({ctx.budget.burst} executes pipelined)",
+            "msg/s",
+            "higher",
+            messages / seconds,
+        ),
         *_cpu_metric("5", "execute", cpu, len(samples)),
     ]
 
 
 def floor(ctx: Context) -> list[Metric]:
     """Scenario 7: the same round trips straight to a kernel through ZeroMQ, no gateway."""
-    with FloorKernel() as kernel:
+    with FloorKernel(ctx.log_dir / "floor-kernel.log") as kernel:
         for _ in range(ctx.budget.warmup):
             kernel.execute(EXECUTE_CODE)
         execs = [kernel.execute(EXECUTE_CODE) for _ in range(ctx.budget.executes)]
         hellos = [kernel.execute(HELLO_CODE) for _ in range(ctx.budget.latency_requests)]
     return [
-        Metric("7", "floor: execute 1+1 p50 (zmq, no gateway)", "ms", "lower", _ms(percentile(execs, 50))),
-        Metric("7", "floor: execute /hello code p50 (zmq, no gateway)", "ms", "lower", _ms(percentile(hellos, 50))),
+        Metric(
+            "7",
+            "floor: execute 1+1 p50 (zmq, no gateway)",
+            "ms",
+            "lower",
+            _ms(percentile(execs, 50)),
+        ),
+        Metric(
+            "7",
+            "floor: execute /hello code p50 (zmq, no gateway)",
+            "ms",
+            "lower",
+            _ms(percentile(hellos, 50)),
+        ),
     ]
 
 

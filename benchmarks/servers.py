@@ -62,7 +62,14 @@ def ensure_peer_venv(venv: Path = PEER_VENV) -> None:
         return
     print(f"installing {wanted} into {venv} ...", flush=True)
     subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [
+        str(venv / "bin/python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*pip, *PEER_REQUIREMENTS], check=True)
     marker.write_text(wanted)
 
@@ -79,7 +86,11 @@ def package_versions(gateway: Gateway) -> dict[str, str]:
     )
     try:
         out = subprocess.run(
-            [str(gateway.python), "-c", code], capture_output=True, text=True, timeout=30, check=True
+            [str(gateway.python), "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -278,15 +289,15 @@ def start_server(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerStartError(
-                f"{gateway.side} exited with {process.returncode}; log:\n{server.log_tail()}"
+                f"{gateway.side} exited with code {process.returncode}\n{server.log_tail()}"
             )
         if _ready(port, ready_path, expect):
             return server
         time.sleep(0.1)
     server.stop()
     raise ServerStartError(
-        f"{gateway.side} did not answer GET {ready_path} within {START_TIMEOUT:.0f} s; "
-        f"log:\n{server.log_tail()}"
+        f"{gateway.side} did not answer GET {ready_path} within {START_TIMEOUT:.0f} s\n"
+        f"{server.log_tail()}"
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Protocol
 
 from ..services.kernels.connection import KernelConnection, KernelMessage
@@ -200,6 +200,11 @@ class KernelHubs:
         hub = self._hubs.pop(kernel_id, None)
         if hub is not None:
             hub.close(1001, "The kernel is gone")
+
+    def close_orphans(self, live: Container[str]) -> None:
+        """Close the websockets of every kernel not in `live` (shut down meanwhile)."""
+        for kernel_id in [kernel_id for kernel_id in self._hubs if kernel_id not in live]:
+            self.kernel_gone(kernel_id)
 
     def close_all(self) -> None:
         """Close every websocket (the gateway is stopping)."""

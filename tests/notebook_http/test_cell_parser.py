@@ -104,7 +104,10 @@ def test_annotation_may_be_indented_and_spaced() -> None:
         ("# GET /x more words", "unexpected text after the path: 'more words'"),
         ("# ResponseInfo", "ResponseInfo must be followed by a method and a path"),
         ("# ResponseInfo /x", "ResponseInfo must be followed by a method and a path"),
-        ("# ResponseInfo FETCH /x", "unknown method FETCH; use one of GET, POST, PUT, DELETE, PATCH"),
+        (
+            "# ResponseInfo FETCH /x",
+            "unknown method FETCH; use one of GET, POST, PUT, DELETE, PATCH",
+        ),
         ("# ResponseInfo GET the data", "path 'the' must start with '/'"),
     ],
 )
@@ -138,7 +141,10 @@ def test_description_is_the_markdown_cell_right_above() -> None:
         new_markdown_cell("More about b."),
         code("# GET /b", "3"),
     )
-    assert [e.description for e in parse_notebook(nb).endpoints] == ["", "About b.\n\nMore about b."]
+    assert [e.description for e in parse_notebook(nb).endpoints] == [
+        "",
+        "About b.\n\nMore about b.",
+    ]
 
 
 @pytest.mark.parametrize("language", ["scala", "java", "javascript", "go", "c++"])
@@ -196,10 +202,10 @@ EXPECTED_ROUTES = {
     "crud.ipynb": [("/items/:id", ["GET", "PUT", "DELETE"]), ("/items", ["GET", "POST"])],
     "picture.ipynb": [("/picture", ["GET"])],
     "errors.ipynb": [
-        ("/teapot", ["GET"]),
+        ("/created", ["POST"]),
         ("/fail", ["GET"]),
         ("/maybe", ["GET"]),
-        ("/created", ["POST"]),
+        ("/teapot", ["GET"]),
     ],
 }
 

@@ -92,7 +92,7 @@ def test_compiled_pattern_matches_with_and_without_trailing_slash() -> None:
 
 def test_sort_routes_orders_longer_then_literal_first() -> None:
     paths = ["/", "/users/:id", "/a/:x/:z", "/users/me", "/hello", "/a/:x/b", "/users/me"]
-    assert sort_routes(paths) == ["/a/:x/b", "/a/:x/:z", "/hello", "/users/me", "/users/:id", "/"]
+    assert sort_routes(paths) == ["/a/:x/b", "/a/:x/:z", "/users/me", "/users/:id", "/hello", "/"]
 
 
 def test_group_routes_whatever_the_cell_order() -> None:

@@ -18,14 +18,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, default
 
 from ...errors import CellError, KernelLimitReached, UnknownKernel, UnknownKernelSpec
 from .connection import KernelConnection, status_message
 from .execution import execute
+from .warm_pool import WarmPool
 
 KERNEL_READY_TIMEOUT = 60.0
 SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
@@ -100,15 +102,21 @@ class MappingKernelManager(AsyncMultiKernelManager):
         config=True, env="KG_CULL_BUSY"
     )
 
+    @default("connection_dir")
+    def _connection_dir_default(self) -> str:
+        return jupyter_runtime_dir()
+
     def __init__(self, policy: KernelPolicy | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", f"{__name__}.GatewayKernelManager")
         super().__init__(**kwargs)
+        os.makedirs(self.connection_dir, mode=0o700, exist_ok=True)
         self.policy = policy or KernelPolicy()
         self.connections: dict[str, KernelConnection] = {}
         self.death_listeners: list[Callable[[str], None]] = []
         self._starting = 0
         self._culler: PeriodicCallback | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self.warm_pool: WarmPool | None = None
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -132,16 +140,24 @@ class MappingKernelManager(AsyncMultiKernelManager):
         env: Mapping[str, str] | None = None,
         restart_on_death: bool = True,
     ) -> str:
-        """Start, connect to and seed a kernel; return its id once it answers.
+        """Start (or take from the warm pool), connect to and seed a kernel; return its id.
 
         Raises UnknownKernelSpec, KernelLimitReached, CellError (a seed cell failed) or
         TimeoutError (the kernel never answered).
         """
         name = self.resolve_kernel_name(kernel_name)
         limit = self.policy.max_kernels
-        if limit is not None and len(self._kernels) + self._starting >= limit:
+        if limit is not None and len(self.kernel_ids()) + self._starting >= limit:
             raise KernelLimitReached(f"A max kernels limit of {limit} has been reached")
-        options: dict[str, Any] = {"env": kernel_env(self.policy, env or {})}
+        warm = await self._take_warm(name, env or {})
+        if warm is not None:
+            return warm
+        return await self._start_fresh(name, env or {}, restart_on_death)
+
+    async def _start_fresh(
+        self, name: str, env: Mapping[str, str], restart_on_death: bool
+    ) -> str:
+        options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
         working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
             options["cwd"] = working_dir
@@ -156,6 +172,53 @@ class MappingKernelManager(AsyncMultiKernelManager):
             await self.shutdown_kernel(kernel_id, now=True)
             raise
         return str(kernel_id)
+
+    # -- warm pool ---------------------------------------------------------------------------
+
+    async def start_warm_pool(self, size: int) -> None:
+        """Keep `size` kernels of the default kind started and seeded; fill it before returning."""
+        if size > 0:
+            self.warm_pool = WarmPool(size, self.resolve_kernel_name(None))
+            await self._refill_warm_pool()
+
+    async def _refill_warm_pool(self) -> None:
+        pool = self.warm_pool
+        if pool is None:
+            return
+        missing = pool.shortfall()
+        pool.starting += missing
+
+        async def start_one() -> None:
+            try:
+                kernel_id = await self._start_fresh(pool.kernel_name, {}, True)
+            finally:
+                pool.starting -= 1
+            pool.idle.append(kernel_id)
+
+        await asyncio.gather(*(start_one() for _ in range(missing)))
+
+    async def _take_warm(self, name: str, env: Mapping[str, str]) -> str | None:
+        """A warm kernel made to look freshly started with `env`, or None."""
+        pool = self.warm_pool
+        if pool is None:
+            return None
+        language = self.kernel_spec_manager.get_kernel_spec(name).language
+        while pool.can_serve(name, language, env):
+            kernel_id = pool.idle.popleft()
+            self._background(self._refill_warm_pool(), "warm pool")
+            connection = self.connections.get(kernel_id)
+            if connection is not None and await pool.apply_env(connection, env):
+                return kernel_id
+            if connection is not None:
+                await self.shutdown_kernel(kernel_id, now=True)
+        return None
+
+    def _is_warm(self, kernel_id: str) -> bool:
+        return self.warm_pool is not None and kernel_id in self.warm_pool.idle
+
+    def kernel_ids(self) -> list[str]:
+        """Ids of the kernels clients have: running, and not waiting in the warm pool."""
+        return [kernel_id for kernel_id in self.connections if not self._is_warm(kernel_id)]
 
     async def _attach(self, kernel_id: str, restart_on_death: bool) -> None:
         km = self.get_kernel(kernel_id)
@@ -215,10 +278,10 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     def connection(self, kernel_id: str) -> KernelConnection:
         """The shared connection to a kernel; raises UnknownKernel."""
-        try:
-            return self.connections[kernel_id]
-        except KeyError:
-            raise UnknownKernel(kernel_id) from None
+        connection = self.connections.get(kernel_id)
+        if connection is None or self._is_warm(kernel_id):
+            raise UnknownKernel(kernel_id)
+        return connection
 
     async def shutdown_kernel(  # type: ignore[override]
         self, kernel_id: str, now: bool = False, restart: bool = False
@@ -257,11 +320,14 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     def kernel_models(self) -> list[dict[str, Any]]:
         """Models of every running kernel."""
-        return [self.kernel_model(kernel_id) for kernel_id in list(self.connections)]
+        return [self.kernel_model(kernel_id) for kernel_id in self.kernel_ids()]
 
     async def shutdown_all(self, now: bool = False) -> None:  # type: ignore[override]
         """Shut every kernel down (at gateway exit)."""
         self.stop_culling()
+        self.warm_pool = None
+        for task in list(self._tasks):
+            task.cancel()
         await asyncio.gather(
             *(self.shutdown_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
             return_exceptions=True,
@@ -286,7 +352,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     async def _cull_idle_kernels(self) -> None:
         now = time.time()
-        for kernel_id, connection in list(self.connections.items()):
+        for kernel_id in self.kernel_ids():
+            connection = self.connections[kernel_id]
             idle = now - connection.last_activity
             if (
                 idle > self.cull_idle_timeout

@@ -1,0 +1,122 @@
+"""jupyter-websocket mode: Jupyter-server-compatible kernel REST API and websocket bridge."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from traitlets import Bool, List, Unicode
+
+from ..errors import CellError, GatewayError, StartupError
+from ..personality import GatewayContext, Personality, Route
+from ..seed import code_cells
+from ..services.sessions import SessionManager
+from .channels import ChannelsHandler
+from .handlers import (
+    APIDocumentHandler,
+    KernelActionHandler,
+    KernelHandler,
+    KernelsHandler,
+    ModeOptions,
+    SessionHandler,
+    SessionsHandler,
+)
+from .hub import KernelHubs
+from .kernelspecs import KernelSpecHandler, KernelSpecResourceHandler, KernelSpecsHandler
+from .swagger import JSON_TYPE, YAML_TYPE, as_json, as_yaml
+
+KERNEL_ID = r"(?P<kernel_id>[^/]+)"
+SESSION_ID = r"(?P<session_id>[^/]+)"
+SPEC_NAME = r"(?P<name>[^/]+)"
+
+
+class JupyterWebsocketPersonality(Personality):
+    """Kernels, sessions and kernel specs over REST; kernel messages over websockets."""
+
+    mode_name = "jupyter-websocket"
+
+    list_kernels = Bool(
+        False,
+        help="Permits listing the running kernels and sessions at /api/kernels and "
+        "/api/sessions (KG_LIST_KERNELS env var). Jupyter servers allow it by default; "
+        "the gateway does not.",
+    ).tag(config=True, env="KG_LIST_KERNELS")
+    env_whitelist = List(
+        Unicode(),
+        help="Environment variables a client may set when it starts a kernel, besides KERNEL_* "
+        "(KG_ENV_WHITELIST env var, comma separated)",
+    ).tag(config=True, env="KG_ENV_WHITELIST")
+
+    def __init__(self, context: GatewayContext, **kwargs: Any) -> None:
+        super().__init__(context, **kwargs)
+        manager = context.kernel_manager
+        if context.seed_notebook is not None:
+            manager.policy = replace(manager.policy, seed_cells=code_cells(context.seed_notebook))
+        self.sessions = SessionManager(manager)
+        self.hubs = KernelHubs()
+
+    def handlers(self) -> list[Route]:
+        manager = self.context.kernel_manager
+        api = {
+            "kernel_manager": manager,
+            "sessions": self.sessions,
+            "hubs": self.hubs,
+            "mode": ModeOptions(self.list_kernels, tuple(self.env_whitelist)),
+        }
+        specs = {
+            "kernel_spec_manager": manager.kernel_spec_manager,
+            "default_kernel_name": manager.policy.force_kernel_name
+            or self.context.default_kernel_name
+            or manager.default_kernel_name,
+        }
+        ws = {"kernel_manager": manager, "hubs": self.hubs}
+        return [
+            (r"/api/kernelspecs/?", KernelSpecsHandler, specs),
+            (rf"/api/kernelspecs/{SPEC_NAME}/?", KernelSpecHandler, specs),
+            (rf"/kernelspecs/{SPEC_NAME}/(?P<filename>.+)", KernelSpecResourceHandler, specs),
+            (r"/api/kernels/?", KernelsHandler, api),
+            (rf"/api/kernels/{KERNEL_ID}/?", KernelHandler, api),
+            (
+                rf"/api/kernels/{KERNEL_ID}/(?P<action>interrupt|restart)/?",
+                KernelActionHandler,
+                api,
+            ),
+            (rf"/api/kernels/{KERNEL_ID}/channels", ChannelsHandler, ws),
+            (r"/api/sessions/?", SessionsHandler, api),
+            (rf"/api/sessions/{SESSION_ID}/?", SessionHandler, api),
+            (
+                r"/api/swagger\.json",
+                APIDocumentHandler,
+                {"renderer": as_json, "content_type": JSON_TYPE},
+            ),
+            (
+                r"/api/swagger\.yaml",
+                APIDocumentHandler,
+                {"renderer": as_yaml, "content_type": YAML_TYPE},
+            ),
+        ]
+
+    async def start(self) -> None:
+        """Start `prespawn_count` kernels; StartupError if any fails."""
+        manager = self.context.kernel_manager
+        manager.death_listeners.append(self.hubs.kernel_gone)
+        count = self.context.prespawn_count or 0
+        try:
+            await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
+        except CellError as err:
+            raise StartupError(f"A seed cell failed: {err}") from err
+        except (GatewayError, TimeoutError, OSError, RuntimeError) as err:
+            raise StartupError(f"A prespawned kernel failed to start: {err}") from err
+
+    async def stop(self) -> None:
+        """Close every websocket; the app shuts the kernels down afterwards."""
+        self.hubs.close_all()
+        listeners = self.context.kernel_manager.death_listeners
+        if self.hubs.kernel_gone in listeners:
+            listeners.remove(self.hubs.kernel_gone)
+
+
+def create_personality(context: GatewayContext, **kwargs: Any) -> JupyterWebsocketPersonality:
+    """The app's entry point into this mode."""
+    return JupyterWebsocketPersonality(context, **kwargs)

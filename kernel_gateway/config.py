@@ -5,17 +5,43 @@ env="KG_PORT")`. `env_config` reads every tagged variable that is set, parses it
 itself (so `KG_PORT=abc` fails as `--port=abc` would) and returns a traitlets `Config`. The app
 loads that config *before* the config file and the command line, which gives the precedence
 command line > config file > KG_* > default.
+
+Values are taken as the process received them: a string option gets the variable's text
+verbatim (no `~` expansion, no quote stripping: a token may start with `~` or contain quotes),
+list options split on commas, booleans accept true/false/1/0 in any case, and an empty value
+unsets an option that may be None (`KG_MAX_KERNELS=` means no limit).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
-from traitlets import Container, Dict, TraitError, TraitType
+from traitlets import Bool, Container, Dict, HasTraits, TraitError, TraitType, Unicode
 from traitlets.config import Config, Configurable
 
 from .errors import StartupError
+
+
+def convert(trait: TraitType, raw: str) -> object:
+    """The value `raw` stands for, before the trait validates it."""
+    if trait.allow_none and raw.strip() in ("", "None"):
+        return None
+    if isinstance(trait, Container):
+        return trait.from_string_list([item.strip() for item in raw.split(",") if item.strip()])
+    if isinstance(trait, Dict):
+        return trait.from_string_list([item for item in raw.split(",") if item.strip()])
+    if isinstance(trait, Unicode):
+        return raw
+    return trait.from_string(raw.strip())
+
+
+def expected(trait: TraitType) -> str:
+    """What a value of `trait` looks like, for error messages."""
+    if isinstance(trait, Bool):
+        return "true, false, 1 or 0"
+    return trait.info()
 
 
 def parse_env_value(trait: TraitType, variable: str, raw: str) -> object:
@@ -24,16 +50,12 @@ def parse_env_value(trait: TraitType, variable: str, raw: str) -> object:
     Raises StartupError naming `variable` when the value does not fit the trait.
     """
     try:
-        if isinstance(trait, Container):
-            items = [item.strip() for item in raw.split(",") if item.strip()]
-            value = trait.from_string_list(items)
-        elif isinstance(trait, Dict):
-            value = trait.from_string_list([raw])
-        else:
-            value = trait.from_string(raw)
-        return trait.validate(None, value)
-    except (TraitError, ValueError, TypeError) as err:
-        raise StartupError(f"Invalid value {raw!r} for {variable}: {err}") from err
+        value = convert(trait, raw)
+        return value if value is None else cast(Any, trait).validate(HasTraits(), value)
+    except (TraitError, ValueError, TypeError, SyntaxError) as err:
+        raise StartupError(
+            f"Invalid value {raw!r} for environment variable {variable}: expected {expected(trait)}"
+        ) from err
 
 
 def env_config(

@@ -14,10 +14,10 @@ from types import ModuleType
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_core.application import JupyterApp, base_aliases, base_flags
+from jupyter_core.application import JupyterApp, NoStart, base_aliases, base_flags
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import CBool, Float, Instance, Integer, List, Unicode, default
+from traitlets import CBool, Float, Instance, Integer, List, Type, Unicode, default
 
 from . import serving
 from ._version import __version__
@@ -43,6 +43,7 @@ aliases = {
     "keyfile": "KernelGatewayApp.keyfile",
     "certfile": "KernelGatewayApp.certfile",
     "client-ca": "KernelGatewayApp.client_ca",
+    "ssl_version": "KernelGatewayApp.ssl_version",
     "base_url": "KernelGatewayApp.base_url",
     "auth_token": "KernelGatewayApp.auth_token",
     "prespawn_count": "KernelGatewayApp.prespawn_count",
@@ -122,8 +123,9 @@ class KernelGatewayApp(JupyterApp):
         Integer(
             None,
             allow_none=True,
-            help="Number of kernels to start at start-up with the default kernel; none by "
-            "default in jupyter-websocket mode, 1 in notebook-http mode (KG_PRESPAWN_COUNT env var)",
+            help="Number of kernels to start at start-up with the default kernel; none "
+            "by default in jupyter-websocket mode, 1 in notebook-http mode "
+            "(KG_PRESPAWN_COUNT env var)",
         ),
         "KG_PRESPAWN_COUNT",
     )
@@ -233,6 +235,19 @@ class KernelGatewayApp(JupyterApp):
         "KG_SHUTDOWN_GRACE_PERIOD",
     )
 
+    kernel_manager_class = Type(
+        default_value=MappingKernelManager,
+        klass=MappingKernelManager,
+        help="The kernel manager class to use: kernel_gateway's MappingKernelManager or a "
+        "subclass of it",
+    ).tag(config=True)
+    kernel_spec_manager_class = Type(
+        default_value=KernelSpecManager,
+        klass=KernelSpecManager,
+        help="The kernel spec manager class to use: a subclass of "
+        "jupyter_client.kernelspec.KernelSpecManager",
+    ).tag(config=True)
+
     kernel_spec_manager = Instance(KernelSpecManager, allow_none=True)
 
     @default("config_file_name")
@@ -264,12 +279,14 @@ class KernelGatewayApp(JupyterApp):
 
     def create_personality(self) -> Personality:
         notebook = load_notebook(self.seed_uri) if self.seed_uri else None
-        seed_kernel = notebook.metadata.get("kernelspec", {}).get("name", "") if notebook else ""
+        kernelspec = notebook["metadata"].get("kernelspec", {}) if notebook else {}
+        seed_kernel = kernelspec.get("name", "") if isinstance(kernelspec, dict) else ""
         default_kernel = self.default_kernel_name or seed_kernel
-        self.kernel_spec_manager = KernelSpecManager(parent=self)
-        kernel_manager = MappingKernelManager(
+        self.kernel_spec_manager = self.kernel_spec_manager_class(parent=self)
+        kernel_manager = self.kernel_manager_class(
             parent=self,
             log=self.log,
+            connection_dir=self.runtime_dir,
             kernel_spec_manager=self.kernel_spec_manager,
             policy=KernelPolicy(
                 max_kernels=self.max_kernels,
@@ -292,10 +309,16 @@ class KernelGatewayApp(JupyterApp):
     def api_module(self) -> ModuleType:
         """The personality module that `api` names; StartupError for an unknown one."""
         module_name = API_MODULES.get(self.api, self.api)
+        valid = ", ".join([*API_MODULES, *API_MODULES.values()])
         try:
             module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name and module_name != err.name and not module_name.startswith(err.name + "."):
+                raise StartupError(f"Cannot import api module {module_name}: {err}") from err
+            raise StartupError(f"Unknown api {self.api!r}; valid values: {valid}") from err
         except ImportError as err:
-            valid = ", ".join([*API_MODULES, *API_MODULES.values()])
+            raise StartupError(f"Cannot import api module {module_name}: {err}") from err
+        except (ValueError, TypeError) as err:  # an empty or relative module name
             raise StartupError(f"Unknown api {self.api!r}; valid values: {valid}") from err
         if not hasattr(module, "create_personality"):
             raise StartupError(f"Module {module_name} does not define create_personality")
@@ -339,40 +362,62 @@ class KernelGatewayApp(JupyterApp):
         asyncio.run(self.serve())
 
     async def serve(self) -> None:
+        """Bind, start the mode, serve until a signal, then drain and stop every kernel.
+
+        The port is bound before kernels start, so a port in use fails at once.
+        """
         tracker = serving.RequestTracker()
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(signum, stopping.set)
         manager = self.personality.context.kernel_manager
+        ssl_options = serving.ssl_context(self.certfile, self.keyfile, self.client_ca)
+        sockets, port = serving.bind(self.ip, self.port, self.port_retries)
         try:
             await self.personality.start()
             server = HTTPServer(
                 self.web_app(tracker),
                 xheaders=self.trust_xheaders,
-                ssl_options=serving.ssl_context(self.certfile, self.keyfile, self.client_ca),
+                ssl_options=ssl_options,
                 max_body_size=self.personality.server_body_limit(),
             )
-            port = serving.bind(server, self.ip, self.port, self.port_retries)
-            scheme = "https" if self.certfile else "http"
-            self.log.info(
-                "Jupyter Kernel Gateway %s (%s mode) at %s://%s:%d%s",
-                __version__,
-                self.personality.mode_name,
-                scheme,
-                self.ip,
-                port,
-                self.base_url,
-            )
+            server.add_sockets(sockets)
+            self.log_serving(port)
             await stopping.wait()
-            self.log.info("Shutting down: waiting for %d request(s) in flight", tracker.active)
-            server.stop()
-            await tracker.wait_idle(self.shutdown_grace_period)
-            await self.personality.stop()
-            await server.close_all_connections()
+            await self.drain(server, tracker)
         finally:
+            for sock in sockets:
+                sock.close()
             await manager.shutdown_all()
         self.log.info("Gateway stopped; every kernel was shut down")
+
+    def log_serving(self, port: int) -> None:
+        scheme = "https" if self.certfile else "http"
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        self.log.info(
+            "Jupyter Kernel Gateway %s (%s mode) at %s://%s:%d%s",
+            __version__,
+            self.personality.mode_name,
+            scheme,
+            host,
+            port,
+            self.base_url,
+        )
+
+    async def drain(self, server: HTTPServer, tracker: serving.RequestTracker) -> None:
+        """Stop accepting, let requests in flight finish (up to the grace period), close all."""
+        self.log.info("Shutting down: waiting for %d request(s) in flight", tracker.active)
+        server.stop()
+        tracker.closing = True
+        if not await tracker.wait_idle(self.shutdown_grace_period):
+            self.log.warning(
+                "%d request(s) still running after %ss; closing them",
+                tracker.active,
+                self.shutdown_grace_period,
+            )
+        await self.personality.stop()
+        await server.close_all_connections()
 
 
 def launch_instance(argv: list[str] | None = None) -> None:
@@ -381,6 +426,8 @@ def launch_instance(argv: list[str] | None = None) -> None:
     try:
         app.initialize(argv)
         app.start()
+    except NoStart:
+        return
     except StartupError as err:
         app.log.critical("%s", err)
         sys.exit(1)

@@ -11,11 +11,11 @@ from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from nbformat import NotebookNode
 from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
 
 from .base.handlers import AccessPolicy
+from .seed import Notebook
 from .services.kernels.manager import MappingKernelManager
 
 Route = tuple[str, type, dict[str, Any]]
@@ -27,7 +27,7 @@ class GatewayContext:
 
     kernel_manager: MappingKernelManager
     policy: AccessPolicy
-    seed_notebook: NotebookNode | None
+    seed_notebook: Notebook | None
     seed_uri: str | None
     prespawn_count: int | None
     default_kernel_name: str

@@ -6,10 +6,11 @@ import asyncio
 import errno
 import logging
 import re
+import socket
 import ssl
 
 from tornado import web
-from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from .errors import StartupError
 
@@ -18,10 +19,15 @@ access_log = logging.getLogger("tornado.access")
 
 
 class RequestTracker:
-    """Counts HTTP requests in flight so shutdown can let them finish."""
+    """Counts HTTP requests in flight so shutdown can let them finish.
+
+    Handlers call `started` / `finished`; the app sets `closing` when it drains, after which
+    handlers refuse new requests that arrive on open keep-alive connections.
+    """
 
     def __init__(self) -> None:
         self.active = 0
+        self.closing = False
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -84,17 +90,20 @@ def ssl_context(
     return context
 
 
-def bind(server: HTTPServer, ip: str, port: int, retries: int) -> int:
-    """Listen on `port`, or the next free one of `retries` more; return the port bound."""
-    for candidate in range(port, port + retries + 1):
+def bind(ip: str, port: int, retries: int) -> tuple[list[socket.socket], int]:
+    """Bind `port`, or the next free one of `retries` more; return the sockets and the port.
+
+    Raises StartupError when every port tried is taken, or the address can't be bound.
+    """
+    for candidate in range(port, port + max(retries, 0) + 1):
         try:
-            server.listen(candidate, ip)
+            return bind_sockets(candidate, ip or None), candidate
         except OSError as err:
-            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+            if err.errno in (errno.EADDRINUSE, errno.EACCES) and candidate > 0:
                 continue
             raise StartupError(f"Cannot listen on {ip}:{candidate}: {err}") from err
-        return candidate
+    tried = f"Port {port} is" if retries <= 0 else f"Ports {port} to {port + retries} are"
     raise StartupError(
-        f"Port {port} and the {retries} ports after it are in use on {ip}; "
-        "free one or choose another with --port"
+        f"{tried} in use on {ip or 'all interfaces'} (port_retries={retries}); "
+        "free one or choose another with --port or KG_PORT"
     )

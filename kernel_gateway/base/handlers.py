@@ -8,11 +8,12 @@ through `check_access`). Domain errors (`kernel_gateway.errors`) become JSON
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from tornado import httputil, web
 
@@ -86,10 +87,22 @@ def check_origin(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> N
     raise Forbidden(f"Cross-origin request from {origin} is not allowed")
 
 
+def check_uri(request: httputil.HTTPServerRequest) -> None:
+    """Raise BadRequest when the path or query holds a NUL byte or invalid UTF-8."""
+    path, _, query = (request.uri or "").partition("?")
+    for part, raw in (("path", path), ("query", query.replace("+", " "))):
+        decoded = unquote_to_bytes(raw)
+        if b"\x00" in decoded:
+            raise BadRequest(f"NUL bytes are not allowed in the {part}")
+        try:
+            decoded.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BadRequest(f"The {part} is not valid UTF-8") from err
+
+
 def check_access(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> None:
     """Token, origin and hostile-input checks every request passes before a handler runs."""
-    if "\x00" in request.path or "%00" in request.uri:
-        raise BadRequest("NUL bytes are not allowed in the path or query")
+    check_uri(request)
     check_origin(request, policy)
     check_token(request, policy)
 
@@ -114,6 +127,9 @@ class GatewayHandler(web.RequestHandler):
         if self.tracker is not None:
             self.tracker.started()
             self._tracked = True
+            if self.tracker.closing:
+                self.set_header("Connection", "close")
+                raise web.HTTPError(503, "The gateway is shutting down")
         if self.request.method != "OPTIONS":
             check_access(self.request, self.policy)
 
@@ -131,16 +147,21 @@ class GatewayHandler(web.RequestHandler):
         """HEAD is GET without a body (tornado drops the body)."""
         if type(self).get is web.RequestHandler.get:
             raise MethodNotAllowed("HEAD is not allowed here", self.allowed_methods())
-        await self.get(*args, **kwargs)  # type: ignore[func-returns-value]
+        result = self.get(*args, **kwargs)  # type: ignore[func-returns-value]
+        if inspect.isawaitable(result):
+            await result
 
     def allowed_methods(self) -> list[str]:
         """The HTTP methods this handler class implements."""
-        return [
+        methods = [
             method
-            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
             if getattr(type(self), method.lower())
             is not getattr(web.RequestHandler, method.lower())
         ]
+        if "GET" in methods:
+            methods.insert(1, "HEAD")
+        return [*methods, "OPTIONS"]
 
     def json_body(self) -> Any:
         """The request body decoded as JSON; an empty body is None. Raises BadRequest."""
@@ -168,7 +189,9 @@ class GatewayHandler(web.RequestHandler):
             if isinstance(error, KernelUnavailable) and error.retry_after is not None:
                 self.set_header("Retry-After", str(error.retry_after))
         elif isinstance(error, web.HTTPError):
-            message = error.log_message or error.reason or message
+            message = error.reason or message
+            if error.log_message:
+                message = error.log_message % error.args if error.args else error.log_message
             if status_code == 405:
                 self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_status(status_code)
@@ -177,12 +200,23 @@ class GatewayHandler(web.RequestHandler):
         self.finish(json.dumps({"reason": reason, "message": message}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Log an error by path only: the query may carry the token."""
         if isinstance(value, GatewayError) and value.status_code < 500:
             self.log_client_error(value)
         elif isinstance(value, GatewayError):
             web.app_log.warning("%s %s: %s", self.request.method, self.request.path, value)
+        elif isinstance(value, web.HTTPError):
+            web.gen_log.info(
+                "%d %s %s: %s", value.status_code, self.request.method, self.request.path, value
+            )
         else:
-            super().log_exception(typ, value, tb)
+            web.app_log.error(
+                "Uncaught exception %s %s (%s)",
+                self.request.method,
+                self.request.path,
+                self.request.remote_ip,
+                exc_info=(typ, value, tb),
+            )
 
     def log_client_error(self, error: GatewayError) -> None:
         web.gen_log.info(

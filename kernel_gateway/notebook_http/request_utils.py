@@ -55,7 +55,7 @@ def _charset(content_type: str | None) -> str:
 def _text_or_base64(data: bytes, encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, LookupError):  # LookupError: a bytes codec like base64
         return base64.b64encode(data).decode("ascii")
 
 

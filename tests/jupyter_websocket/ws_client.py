@@ -90,6 +90,17 @@ class KernelSocket:
             return dict(deserialize_binary_message(frame))
         return dict(json.loads(frame))
 
+    async def wait_for(self, msg_type: str, parent: str | None = None) -> dict[str, Any]:
+        """Skip ahead to the next message of `msg_type` (answering `parent`, if given)."""
+        while True:
+            msg = await self.receive()
+            assert msg is not None, "websocket closed"
+            if msg["header"]["msg_type"] == msg_type and (
+                parent is None or msg["parent_header"].get("msg_id") == parent
+            ):
+                return msg
+            self.backlog.append(msg)
+
     async def replies_to(self, msg_id: str, reply_type: str | None) -> list[dict[str, Any]]:
         """Every message answering `msg_id` until its reply (if any) and the idle status."""
         got: list[dict[str, Any]] = []
@@ -110,8 +121,11 @@ class KernelSocket:
         msg_id = await self.send("shell", "execute_request", {"code": code, **content})
         return await self.replies_to(msg_id, "execute_reply")
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close and wait until the server has closed too (no socket left behind)."""
         self.conn.close()
+        while await asyncio.wait_for(self.conn.read_message(), TIMEOUT) is not None:
+            pass
 
 
 def of_type(messages: list[dict[str, Any]], msg_type: str) -> list[dict[str, Any]]:

@@ -167,6 +167,13 @@ def test_comment_prefix_overrides_builtin_table() -> None:
     assert [e.path for e in parsed.endpoints] == ["/x"]
 
 
+def test_comment_prefix_none_key_sets_the_fallback() -> None:
+    nb = notebook(code("% GET /x", "x"), language="octave")
+    assert parse_notebook(nb, comment_prefix={None: "%"}).endpoints[0].path == "/x"
+    scala = notebook(code("// GET /x", "x"), language="scala")
+    assert parse_notebook(scala, comment_prefix={None: "%"}).endpoints[0].path == "/x"
+
+
 def test_language_from_language_info_then_python() -> None:
     nb = new_notebook(cells=[code("// GET /x", "x")], metadata={"language_info": {"name": "Scala"}})
     assert parse_notebook(nb).language == "scala"

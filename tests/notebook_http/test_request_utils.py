@@ -134,6 +134,7 @@ def test_malformed_multipart_is_a_bad_request() -> None:
         (b"caf\xc3\xa9", None, "café"),
         (b"caf\xe9", "text/plain; charset=latin-1", "café"),
         (b"caf\xe9", "text/plain; charset=nonsense", "Y2Fm6Q=="),
+        (b"caf\xe9", "text/plain; charset=base64", "Y2Fm6Q=="),
         (b"\xff\x00", "application/octet-stream", "/wA="),
         (b"<a/>", "application/xml", "<a/>"),
     ],

@@ -22,9 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbformat import NotebookNode
-
 from ...errors import StartupError
+from ...seed import Notebook
 from ..endpoints import METHODS, Endpoint, normalize_path
 
 COMMENT_PREFIXES: dict[str, str] = {
@@ -88,7 +87,7 @@ def first_line(source: str) -> str:
     return source.split("\n", 1)[0].strip()
 
 
-def notebook_language(nb: NotebookNode) -> str:
+def notebook_language(nb: Notebook) -> str:
     """The kernel language, lowercased: kernelspec.language, then language_info.name."""
     metadata = nb.get("metadata", {})
     language = metadata.get("kernelspec", {}).get("language") or metadata.get(
@@ -97,10 +96,16 @@ def notebook_language(nb: NotebookNode) -> str:
     return str(language or "python").lower()
 
 
-def prefix_for(language: str, overrides: Mapping[str, str] | None = None) -> str:
-    """The line-comment prefix of `language`; `overrides` win over the built-in table."""
-    table = {**COMMENT_PREFIXES, **{k.lower(): v for k, v in (overrides or {}).items()}}
-    return table.get(language.lower(), DEFAULT_PREFIX)
+def prefix_for(language: str, overrides: Mapping[str | None, str] | None = None) -> str:
+    """The line-comment prefix of `language`; `overrides` win over the built-in table.
+
+    An override keyed None (as in jupyter-kernel-gateway's default) sets the prefix of
+    languages found in neither.
+    """
+    table: dict[str | None, str] = {None: DEFAULT_PREFIX}
+    table.update(COMMENT_PREFIXES)
+    table.update({k.lower() if k else None: v for k, v in (overrides or {}).items()})
+    return table.get(language.lower(), table[None])
 
 
 def annotation_text(line: str, prefix: str) -> str | None:
@@ -203,7 +208,7 @@ class _Collector:
 
 
 def collect_cells(
-    cells: list[NotebookNode],
+    cells: list[Notebook],
     classify: Classifier,
     prefix: str,
     start: int = 1,
@@ -239,7 +244,7 @@ def collect_cells(
 
 
 def parse_notebook(
-    nb: NotebookNode, comment_prefix: Mapping[str, str] | None = None
+    nb: Notebook, comment_prefix: Mapping[str | None, str] | None = None
 ) -> ParsedNotebook:
     """Endpoints and seed code of a notebook annotated with `# METHOD /path` cells."""
     language = notebook_language(nb)

@@ -17,9 +17,9 @@ from dataclasses import replace
 from typing import Any
 
 import yaml
-from nbformat import NotebookNode
 
 from ...errors import StartupError
+from ...seed import Notebook
 from ..cell.parser import (
     Annotation,
     Classifier,
@@ -115,7 +115,7 @@ def classifier(ops: Mapping[str, Annotation]) -> Classifier:
     return classify
 
 
-def _spec_and_operations(cell: NotebookNode) -> tuple[dict[str, Any], dict[str, Annotation]]:
+def _spec_and_operations(cell: Notebook) -> tuple[dict[str, Any], dict[str, Annotation]]:
     source = cell_source(cell)
     try:
         spec = load_spec(source)
@@ -126,7 +126,7 @@ def _spec_and_operations(cell: NotebookNode) -> tuple[dict[str, Any], dict[str, 
 
 
 def parse_notebook(
-    nb: NotebookNode, comment_prefix: Mapping[str, str] | None = None
+    nb: Notebook, comment_prefix: Mapping[str | None, str] | None = None
 ) -> ParsedNotebook:
     """Endpoints and seed code of a notebook whose first cell is an OpenAPI document."""
     cells = list(nb.get("cells", []))

@@ -64,7 +64,13 @@ class KernelMessage:
 
 def iso_now() -> str:
     """The current UTC time as ISO 8601 with microseconds and a trailing Z."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_time(time.time())
+
+
+def iso_time(timestamp: float) -> str:
+    """A POSIX timestamp as ISO 8601 UTC with microseconds and a trailing Z."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_header(msg_type: str, session: str, username: str = "kernel_gateway") -> dict[str, Any]:
@@ -154,8 +160,7 @@ class KernelConnection:
     def send(self, channel: str, parts: Sequence[bytes]) -> None:
         """Sign and send one message given as raw parts (header, parent, metadata, content, ...)."""
         self.last_activity = time.time()
-        frames = [DELIMITER, self.sign(parts), *parts]
-        self._streams[channel].send_multipart(frames, copy=len(frames) > 6)
+        self._streams[channel].send_multipart([DELIMITER, self.sign(parts), *parts])
 
     def request(
         self, channel: str, msg_type: str, content: dict[str, Any], receiver: Receiver | None = None

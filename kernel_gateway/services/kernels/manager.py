@@ -12,61 +12,26 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager
-from jupyter_core.paths import jupyter_runtime_dir
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Integer, default
 
 from ...errors import CellError, KernelLimitReached, UnknownKernel, UnknownKernelSpec
-from .connection import KernelConnection, status_message
+from .connection import KernelConnection, iso_time, status_message
+from .culling import idle_kernel_ids
 from .execution import execute
+from .policy import KernelPolicy, client_env, kernel_env
 from .warm_pool import WarmPool
 
+__all__ = ["KernelPolicy", "MappingKernelManager", "client_env"]
+
 KERNEL_READY_TIMEOUT = 60.0
-SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
-
-
-@dataclass(frozen=True)
-class KernelPolicy:
-    """The app's rules for every kernel it starts."""
-
-    max_kernels: int | None = None
-    default_kernel_name: str = ""
-    force_kernel_name: str = ""
-    env_process_whitelist: tuple[str, ...] = ()
-    seed_cells: tuple[str, ...] = ()
-
-
-def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:
-    """The part of a client's requested env that may reach a kernel: KERNEL_* and whitelisted."""
-    return {
-        name: str(value)
-        for name, value in requested.items()
-        if (name.startswith("KERNEL_") or name in whitelist) and name not in SECRET_VARIABLES
-    }
-
-
-def kernel_env(policy: KernelPolicy, requested: Mapping[str, str]) -> dict[str, str]:
-    """A kernel's whole environment: PATH, whitelisted process variables, the client's part."""
-    inherited = ("PATH", *policy.env_process_whitelist)
-    env = {name: os.environ[name] for name in inherited if name in os.environ}
-    env = {name: value for name, value in env.items() if name not in SECRET_VARIABLES}
-    env.update(requested)
-    env["KERNEL_GATEWAY"] = "1"
-    return env
-
-
-def iso_time(timestamp: float) -> str:
-    """A POSIX timestamp as ISO 8601 UTC with microseconds and a trailing Z."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class GatewayKernelManager(AsyncIOLoopKernelManager):
@@ -154,9 +119,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             return warm
         return await self._start_fresh(name, env or {}, restart_on_death)
 
-    async def _start_fresh(
-        self, name: str, env: Mapping[str, str], restart_on_death: bool
-    ) -> str:
+    async def _start_fresh(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
         options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
         working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
@@ -351,15 +314,15 @@ class MappingKernelManager(AsyncMultiKernelManager):
             self._culler = None
 
     async def _cull_idle_kernels(self) -> None:
-        now = time.time()
-        for kernel_id in self.kernel_ids():
-            connection = self.connections[kernel_id]
-            idle = now - connection.last_activity
-            if (
-                idle > self.cull_idle_timeout
-                and (self.cull_busy or connection.execution_state != "busy")
-                and (self.cull_connected or connection.clients == 0)
-                and not self._cull_exempt(kernel_id)
-            ):
-                self.log.warning("Culling kernel %s, idle for %.0f s", kernel_id, idle)
-                await self.shutdown_kernel(kernel_id)
+        states = {
+            kernel_id: self.connections[kernel_id]
+            for kernel_id in self.kernel_ids()
+            if not self._cull_exempt(kernel_id)
+        }
+        for kernel_id in idle_kernel_ids(
+            states, time.time(), self.cull_idle_timeout, self.cull_busy, self.cull_connected
+        ):
+            self.log.warning(
+                "Culling kernel %s, idle for over %d s", kernel_id, self.cull_idle_timeout
+            )
+            await self.shutdown_kernel(kernel_id)

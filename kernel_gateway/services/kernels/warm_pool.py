@@ -51,8 +51,10 @@ class WarmPool:
 
     def can_serve(self, kernel_name: str, language: str, env: Mapping[str, str]) -> bool:
         """Whether a warm kernel can stand for a fresh one started with `env`."""
-        return bool(self.idle) and kernel_name == self.kernel_name and (
-            not env or language == "python"
+        return (
+            bool(self.idle)
+            and kernel_name == self.kernel_name
+            and (not env or language == "python")
         )
 
     @staticmethod

@@ -21,7 +21,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.scenarios import FULL, QUICK, SCENARIOS, TITLES, Context, Metric, floor
+from benchmarks.measures import FULL, QUICK, Context, Metric
+from benchmarks.scenarios import SCENARIOS, TITLES, floor
 from benchmarks.servers import (
     BENCH_DIR,
     OURS,
@@ -29,6 +30,7 @@ from benchmarks.servers import (
     ROOT,
     Gateway,
     ensure_peer_venv,
+    load_average,
     package_versions,
 )
 from benchmarks.stats import median, round_ratios
@@ -59,6 +61,7 @@ class Outcome:
     metrics: tuple[Metric, ...]
     error: str | None
     seconds: float
+    load: float
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -104,7 +107,7 @@ def run_one(gateway: Gateway | None, key: str, ctx: Context, round_no: int) -> O
         (ctx.log_dir / f"{side}-s{key}-traceback.txt").write_text(traceback.format_exc())
     seconds = time.monotonic() - start
     print(f"{seconds:.1f} s" + (f"\n  FAILED: {error}" if error else ""), flush=True)
-    return Outcome(round_no, side, key, tuple(metrics), error, seconds)
+    return Outcome(round_no, side, key, tuple(metrics), error, seconds, load_average())
 
 
 def add_overheads(outcomes: list[Outcome]) -> list[Outcome]:
@@ -121,7 +124,7 @@ def add_overheads(outcomes: list[Outcome]) -> list[Outcome]:
                 if (side, metric) in found and ("floor", base) in found
             )
             if extra:
-                derived.append(Outcome(round_no, side, "7", extra, None, 0.0))
+                derived.append(Outcome(round_no, side, "7", extra, None, 0.0, load_average()))
     return outcomes + derived
 
 
@@ -234,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx.log_dir.mkdir(parents=True, exist_ok=True)
     versions = {g.side: package_versions(g) for g in gateways}
     print(f"versions: {json.dumps(versions)}\nlogs: {ctx.log_dir}", flush=True)
+    load = load_average()
+    if load > 0.5:
+        print(
+            f"note: load average {load:.2f} before starting: other work on this machine adds noise"
+        )
     started = time.monotonic()
     outcomes = add_overheads(run_rounds(args, gateways, ctx))
     rows = summarize(outcomes, args.rounds)
@@ -260,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "versions": versions,
         "seconds": round(time.monotonic() - started, 1),
+        "load_average_before": load,
         "logs": str(ctx.log_dir.relative_to(ROOT)),
     }
     payload = {"meta": meta, "rows": rows, "outcomes": [asdict(o) for o in outcomes]}

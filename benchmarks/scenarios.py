@@ -7,8 +7,6 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from pathlib import Path
 
 from benchmarks.clients import (
     HttpRequest,
@@ -22,20 +20,14 @@ from benchmarks.clients import (
 )
 from benchmarks.floor import FloorKernel
 from benchmarks.make_notebooks import HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
-from benchmarks.servers import (
-    OURS,
-    Gateway,
-    RunningServer,
-    cpu_seconds,
-    kernel_pids,
-    rss_bytes,
-    serving,
-)
+from benchmarks.measures import Budget, Context, Metric
+from benchmarks.procfs import cpu_seconds, kernel_pids, rss_bytes
+from benchmarks.servers import OURS, Gateway, RunningServer, serving
 from benchmarks.stats import percentile
 
 MIB = 1024 * 1024
 HELLO = HttpRequest("GET", "/hello")
-ECHO_PAYLOAD = {"id": 7, "tags": ["a", "b"], "text": "x" * 985}
+ECHO_PAYLOAD = {"id": 7, "tags": ["a", "b"], "text": "x" * 983}  # 1024 bytes as JSON
 ECHO = HttpRequest(
     "POST",
     "/echo",
@@ -43,61 +35,6 @@ ECHO = HttpRequest(
     {"Content-Type": "application/json"},
 )
 EXECUTE_CODE = "1+1"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One measured number; better says which direction is good ("lower" or "higher")."""
-
-    scenario: str
-    name: str
-    unit: str
-    better: str
-    value: float
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Counts and times that bound every loop of a run."""
-
-    latency_requests: int
-    load_seconds: float
-    load_clients: int
-    kernel_starts: int
-    start_gap: float
-    executes: int
-    burst: int
-    warmup: int
-
-
-FULL = Budget(
-    latency_requests=500,
-    load_seconds=5.0,
-    load_clients=8,
-    kernel_starts=5,
-    start_gap=1.5,
-    executes=200,
-    burst=100,
-    warmup=20,
-)
-QUICK = Budget(
-    latency_requests=30,
-    load_seconds=1.0,
-    load_clients=8,
-    kernel_starts=2,
-    start_gap=0.5,
-    executes=20,
-    burst=10,
-    warmup=3,
-)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a scenario needs besides the gateway: its budget and where logs go."""
-
-    budget: Budget
-    log_dir: Path
 
 
 def _http_args(prespawn: int) -> list[str]:

@@ -2,9 +2,11 @@
 
 An option declares its variable by tagging its trait: `Integer(8888).tag(config=True,
 env="KG_PORT")`. `env_config` reads every tagged variable that is set, parses it with the trait
-itself (so `KG_PORT=abc` fails as `--port=abc` would) and returns a traitlets `Config`. The app
-loads that config *before* the config file and the command line, which gives the precedence
-command line > config file > KG_* > default.
+itself (so `KG_PORT=abc` fails as `--port=abc` would) and returns a traitlets `Config`. Once the
+command line and config file are loaded, the app adds the part of it that `unset_in` keeps, which
+gives the precedence command line > config file > KG_* > default. (Loading it *before* them
+would not do: JupyterApp re-applies everything loaded before the config file as if it had come
+from the command line.)
 
 Values are taken as the process received them: a string option gets the variable's text
 verbatim (no `~` expansion, no quote stripping: a token may start with `~` or contain quotes),
@@ -68,4 +70,15 @@ def env_config(
             variable = trait.metadata.get("env")
             if variable and variable in environ:
                 config[cls.__name__][name] = parse_env_value(trait, variable, environ[variable])
+    return config
+
+
+def unset_in(env: Config, loaded: Config) -> Config:
+    """The entries of `env` for options that `loaded` (config file, command line) leaves unset."""
+    config = Config()
+    for section, values in env.items():
+        already = loaded[section] if section in loaded else {}
+        for name, value in values.items():
+            if name not in already:
+                config[section][name] = value
     return config

@@ -22,7 +22,7 @@ from traitlets import CBool, Float, Instance, Integer, List, Type, Unicode, defa
 from . import serving
 from ._version import __version__
 from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
-from .config import env_config
+from .config import env_config, unset_in
 from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
 from .seed import load_notebook
@@ -47,6 +47,11 @@ aliases = {
     "base_url": "KernelGatewayApp.base_url",
     "auth_token": "KernelGatewayApp.auth_token",
     "prespawn_count": "KernelGatewayApp.prespawn_count",
+    "allow_origin": "KernelGatewayApp.allow_origin",
+    "default_kernel_name": "KernelGatewayApp.default_kernel_name",
+    "force_kernel_name": "KernelGatewayApp.force_kernel_name",
+    "max_kernels": "KernelGatewayApp.max_kernels",
+    "shutdown_grace_period": "KernelGatewayApp.shutdown_grace_period",
 }
 
 
@@ -270,9 +275,10 @@ class KernelGatewayApp(JupyterApp):
     # -- set-up ------------------------------------------------------------------------------
 
     def initialize(self, argv: list[str] | None = None) -> None:
-        """Read KG_* variables, then the command line and config file, then build objects."""
-        self.update_config(env_config(self.classes))
+        """Read the command line, config file and KG_* variables, then build objects."""
+        env = env_config(self.classes)
         super().initialize(argv)
+        self.update_config(unset_in(env, self.config))
         if self.generate_config or self.show_config or self.show_config_json:
             return
         self.personality = self.create_personality()

@@ -119,7 +119,9 @@ def wait_until_serving(gateway: Gateway, path: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if gateway.process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {gateway.process.returncode}:\n{gateway.log()}")
+            raise RuntimeError(
+                f"gateway exited with {gateway.process.returncode}:\n{gateway.log()}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", gateway.port), timeout=0.5):
                 pass
@@ -191,3 +193,67 @@ def module_gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """Gateways shared by the tests of one module, stopped after the last of them."""
     with serving(tmp_path_factory) as start:
         yield start
+
+
+def run_cli(
+    *argv: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60.0,
+    command: tuple[str, ...] = (sys.executable, "-m", "kernel_gateway"),
+) -> subprocess.CompletedProcess[str]:
+    """Run the gateway's command line to completion; stdout and stderr together in `.stdout`."""
+    return subprocess.run(
+        [*command, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=gateway_env(env),
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def child_pids(pid: int) -> list[int]:
+    """The pids of a process's direct children (kernels of a gateway), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return sorted(set(children))
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def write_notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
+    """Write an nbformat 4 notebook with one code cell per source; return its path."""
+    cells = [
+        {
+            "cell_type": "code",
+            "id": f"cell{index}",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": source,
+        }
+        for index, source in enumerate(sources)
+    ]
+    spec = {"name": kernel, "display_name": kernel, "language": "python"}
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": spec},
+        "cells": cells,
+    }
+    path.write_text(json.dumps(notebook))
+    return path

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from traitlets import Bool, CBool, Dict, Float, Integer, List, Unicode
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
 
-from kernel_gateway.config import env_config, parse_env_value
+from kernel_gateway.config import env_config, parse_env_value, unset_in
 from kernel_gateway.errors import StartupError
 
 
@@ -84,7 +84,12 @@ def test_values_parse_with_the_trait(name: str, raw: str, value: object) -> None
             "abc",
             "Invalid value 'abc' for environment variable KG_PORT: expected an int",
         ),
-        ("port", "KG_PORT", "", "Invalid value '' for environment variable KG_PORT: expected an int"),
+        (
+            "port",
+            "KG_PORT",
+            "",
+            "Invalid value '' for environment variable KG_PORT: expected an int",
+        ),
         (
             "listing",
             "KG_LIST_KERNELS",
@@ -142,3 +147,19 @@ def test_configured_objects_take_the_env_values() -> None:
     config = env_config([Options], {"KG_PORT": "9002", "KG_TOKEN": "t", "KG_LIMIT": "3"})
     options = Options(config=config)
     assert (options.port, options.token, options.limit, options.untagged) == (9002, "t", 3, 1)
+
+
+def test_unset_in_keeps_only_what_file_and_command_line_leave_unset() -> None:
+    env = env_config(
+        [Options, Mode], {"KG_PORT": "1", "KG_TOKEN": "env", "KG_NAMES": "A", "KG_ENABLED": "1"}
+    )
+    loaded = Config({"Options": {"port": 2, "limit": 5}, "Other": {"x": 1}})
+    assert unset_in(env, loaded) == {
+        "Options": {"token": "env", "names": ["A"]},
+        "Mode": {"enabled": True},
+    }
+
+
+def test_unset_in_is_empty_when_everything_is_set_elsewhere() -> None:
+    env = env_config([Options], {"KG_PORT": "1"})
+    assert unset_in(env, Config({"Options": {"port": 3}})) == {}

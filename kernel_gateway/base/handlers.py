@@ -88,8 +88,11 @@ def check_origin(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> N
 
 
 def check_uri(request: httputil.HTTPServerRequest) -> None:
-    """Raise BadRequest when the path or query holds a NUL byte or invalid UTF-8."""
-    path, _, query = (request.uri or "").partition("?")
+    """Raise BadRequest for a non-ASCII URI, or a path or query with NUL or invalid UTF-8."""
+    uri = request.uri or ""
+    if not uri.isascii():
+        raise BadRequest("The request target must be ASCII; percent-encode other characters")
+    path, _, query = uri.partition("?")
     for part, raw in (("path", path), ("query", query.replace("+", " "))):
         decoded = unquote_to_bytes(raw)
         if b"\x00" in decoded:
@@ -118,6 +121,7 @@ class GatewayHandler(web.RequestHandler):
         """Subclasses take their own collaborators and pass the rest here."""
         self.policy = policy
         self.tracker = tracker
+        self.set_default_headers()  # tornado set the defaults before the policy was known
 
     def set_default_headers(self) -> None:
         for name, value in getattr(self, "policy", AccessPolicy()).cors_headers().items():
@@ -168,8 +172,10 @@ class GatewayHandler(web.RequestHandler):
         if not self.request.body:
             return None
         try:
-            return json.loads(self.request.body)
-        except (UnicodeDecodeError, ValueError) as err:
+            return json.loads(self.request.body.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise BadRequest("The request body is not valid UTF-8") from err
+        except ValueError as err:
             raise BadRequest(f"Invalid JSON in request body: {err}") from err
 
     def write_json(self, value: Any, status: int = 200) -> None:

@@ -144,6 +144,7 @@ async def test_malformed_frames_close_only_that_socket(
     while await bad.receive() is not None:
         pass  # broadcasts sent before the close
     assert bad.conn.close_code == code
+    await bad.close()
     assert stdout(await good.execute("print('still here')")) == "still here\n"
     await good.close()
 

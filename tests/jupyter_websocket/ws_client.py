@@ -123,8 +123,9 @@ class KernelSocket:
 
     async def close(self) -> None:
         """Close and wait until the server has closed too (no socket left behind)."""
+        closed = self.conn.close_code is not None
         self.conn.close()
-        while await asyncio.wait_for(self.conn.read_message(), TIMEOUT) is not None:
+        while not closed and await asyncio.wait_for(self.conn.read_message(), TIMEOUT) is not None:
             pass
 
 

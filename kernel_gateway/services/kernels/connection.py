@@ -15,21 +15,45 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import zmq
 from jupyter_client.manager import KernelManager
-from zmq.eventloop.zmqstream import ZMQStream
 
 DELIMITER = b"<IDS|MSG>"
 PROTOCOL_VERSION = "5.3"
 REQUEST_CHANNELS = ("shell", "control", "stdin")
 
 Receiver = Callable[["KernelMessage"], None]
+
+
+STRING_FIELDS = {
+    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]*)"')
+    for key in ("msg_type", "msg_id")
+}
+
+
+def top_level_string(raw: bytes, key: str) -> str:
+    """A string field of a JSON header without decoding it all (the hot path's shortcut).
+
+    Falls back to json for anything unusual: escapes in the value, nested objects.
+    """
+    if raw in (b"{}", b""):
+        return ""
+    match = STRING_FIELDS[key].search(raw)
+    if match and raw.count(b"{") == 1:
+        return match.group(1).decode()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ""
+    field = value.get(key, "") if isinstance(value, dict) else ""
+    return field if isinstance(field, str) else ""
 
 
 class KernelMessage:
@@ -40,14 +64,16 @@ class KernelMessage:
     def __init__(self, channel: str, parts: list[bytes]) -> None:
         self.channel = channel
         self.parts = parts  # header, parent_header, metadata, content, *buffers (raw JSON)
-        self._header: dict[str, Any] = json.loads(parts[0])
-        self.msg_type: str = self._header.get("msg_type", "")
-        parent = json.loads(parts[1]) if parts[1] not in (b"{}", b"") else {}
-        self.parent_msg_id: str = parent.get("msg_id", "") if isinstance(parent, dict) else ""
+        self.msg_type = top_level_string(parts[0], "msg_type")
+        self.parent_msg_id = top_level_string(parts[1], "msg_id")
+        self._header: dict[str, Any] | None = None
         self._content: dict[str, Any] | None = None
 
     @property
     def header(self) -> dict[str, Any]:
+        """The decoded header, parsed on first use."""
+        if self._header is None:
+            self._header = json.loads(self.parts[0])
         return self._header
 
     @property
@@ -97,6 +123,23 @@ def status_message(execution_state: str, kernel_session: str) -> KernelMessage:
     return KernelMessage("iopub", [dump(header), b"{}", b"{}", dump(content)])
 
 
+def connect_socket(info: Mapping[str, Any], channel: str, identity: bytes) -> zmq.Socket:
+    """A socket connected to one of a kernel's channels, from its connection info."""
+    kind = zmq.SUB if channel == "iopub" else zmq.DEALER
+    socket = zmq.Context.instance().socket(kind)
+    socket.linger = 0
+    if kind == zmq.SUB:
+        socket.setsockopt(zmq.SUBSCRIBE, b"")
+    else:
+        socket.setsockopt(zmq.IDENTITY, identity)
+    port = info[f"{channel}_port"]
+    if info.get("transport", "tcp") == "ipc":
+        socket.connect(f"ipc://{info['ip']}-{port}")
+    else:
+        socket.connect(f"tcp://{info['ip']}:{port}")
+    return socket
+
+
 class KernelConnection:
     """Shared ZeroMQ sockets to one kernel, with reply routing and iopub fan-out."""
 
@@ -105,7 +148,9 @@ class KernelConnection:
         self._km = kernel_manager
         self._identity = uuid.uuid4().hex.encode()
         self.session_id = uuid.uuid4().hex
-        self._streams: dict[str, ZMQStream] = {}
+        self._sockets: dict[str, zmq.Socket] = {}
+        self._key = b""
+        self._digest = "sha256"
         self._routes: dict[str, Receiver] = {}
         self._subscribers: dict[int, Receiver] = {}
         self._next_subscriber = 0
@@ -119,48 +164,54 @@ class KernelConnection:
     def open(self) -> None:
         """Connect the sockets to the kernel's ports (again, after a restart)."""
         self.close()
-        key = self._km.session.key
-        self._auth = hmac.new(key, digestmod=self._km.session.digest_mod) if key else None
-        for channel in REQUEST_CHANNELS:
-            connect = getattr(self._km, f"connect_{channel}")
-            self._streams[channel] = self._stream(connect(identity=self._identity), channel)
-        self._streams["iopub"] = self._stream(self._km.connect_iopub(), "iopub")
-
-    def _stream(self, socket_or_stream: zmq.Socket | ZMQStream, channel: str) -> ZMQStream:
-        stream = (
-            socket_or_stream
-            if isinstance(socket_or_stream, ZMQStream)
-            else ZMQStream(socket_or_stream)
-        )
-        stream.socket.setsockopt(zmq.LINGER, 0)
-        stream.on_recv(lambda frames: self._receive(channel, frames))
-        return stream
+        session = self._km.session
+        self._key = session.key or b""
+        self._digest = session.signature_scheme.partition("-")[2] or "sha256"
+        info = self._km.get_connection_info()
+        loop = asyncio.get_running_loop()
+        for channel in (*REQUEST_CHANNELS, "iopub"):
+            socket = connect_socket(info, channel, self._identity)
+            loop.add_reader(socket.FD, self._drain, channel, socket)
+            self._sockets[channel] = socket
+        self._loop = loop
 
     def close(self) -> None:
         """Close the sockets; routes and subscribers stay for a later `open`."""
-        for stream in self._streams.values():
-            stream.close(linger=0)
-        self._streams.clear()
+        for socket in self._sockets.values():
+            self._loop.remove_reader(socket.FD)
+            socket.close(linger=0)
+        self._sockets.clear()
 
     @property
     def is_open(self) -> bool:
-        return bool(self._streams)
+        return bool(self._sockets)
+
+    def _drain(self, channel: str, socket: zmq.Socket) -> None:
+        """Read every message waiting on `socket` (its FD only signals edges)."""
+        while True:
+            try:
+                frames = socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError:  # closed under us (kernel shut down meanwhile)
+                return
+            self._receive(channel, frames)
 
     # -- sending -----------------------------------------------------------------------------
 
     def sign(self, parts: Sequence[bytes]) -> bytes:
         """HMAC signature of header, parent_header, metadata and content."""
-        if self._auth is None:
+        if not self._key:
             return b""
-        digest = self._auth.copy()
-        for part in parts[:4]:
-            digest.update(part)
-        return digest.hexdigest().encode()
+        return hmac.digest(self._key, b"".join(parts[:4]), self._digest).hex().encode()
 
     def send(self, channel: str, parts: Sequence[bytes]) -> None:
         """Sign and send one message given as raw parts (header, parent, metadata, content, ...)."""
         self.last_activity = time.time()
-        self._streams[channel].send_multipart([DELIMITER, self.sign(parts), *parts])
+        socket = self._sockets[channel]
+        socket.send_multipart([DELIMITER, self.sign(parts), *parts])
+        # Sending can swallow the edge that announces a reply: look for one on the next turn.
+        self._loop.call_soon(self._drain, channel, socket)
 
     def request(
         self, channel: str, msg_type: str, content: dict[str, Any], receiver: Receiver | None = None

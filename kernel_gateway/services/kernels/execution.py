@@ -1,8 +1,9 @@
 """Run code on a kernel and collect its outputs by parent msg_id.
 
 The kernel runs shell requests in order, so several cells are sent at once (`execute`) and
-their outputs told apart by the msg_id each answers; a cell is done when the kernel reports
-itself idle for it. No polling, no sleeps.
+their outputs told apart by the msg_id each answers; a cell is done when its execute_reply is in
+and the kernel has reported itself idle for it (iopub and shell are separate sockets, so either
+may come first). No polling, no sleeps.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class _Outputs:
     display_data: list[dict[str, Any]] = field(default_factory=list)
     error: tuple[str, str, tuple[str, ...]] | None = None
     reply_status: str = ""
+    idle: bool = False
 
     def add(self, message: KernelMessage) -> None:
         kind = message.msg_type
@@ -55,12 +57,15 @@ class _Outputs:
             trace = tuple(content.get("traceback", ()))
             self.error = (content.get("ename", ""), content.get("evalue", ""), trace)
         elif kind == "execute_reply":
-            self.reply_status = message.content.get("status", "")
-        elif (
-            kind == "status"
-            and message.content.get("execution_state") == "idle"
-            and not self.done.done()
-        ):
+            self.reply_status = message.content.get("status", "") or "ok"
+            self._finish_if_complete()
+        elif kind == "status" and message.content.get("execution_state") == "idle":
+            self.idle = True
+            self._finish_if_complete()
+
+    def _finish_if_complete(self) -> None:
+        """Done once the kernel is idle for the request and its reply is in."""
+        if self.idle and self.reply_status and not self.done.done():
             self.done.set_result(None)
 
     def result(self) -> ExecutionResult:

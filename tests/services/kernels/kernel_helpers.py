@@ -1,0 +1,98 @@
+"""Helpers for tests of the kernel layer: a real manager per test, kernel pids, process checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psutil  # a dependency of ipykernel
+from jupyter_client.kernelspec import KernelSpecManager
+
+from kernel_gateway.services.kernels.connection import KernelConnection
+from kernel_gateway.services.kernels.execution import ExecutionResult, execute
+from kernel_gateway.services.kernels.manager import MappingKernelManager
+from kernel_gateway.services.kernels.policy import KernelPolicy
+
+KILL_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+
+
+@asynccontextmanager
+async def running_manager(**policy: Any) -> AsyncIterator[MappingKernelManager]:
+    """A manager of real ipykernel kernels, every kernel of it shut down on exit."""
+    manager = MappingKernelManager(
+        kernel_spec_manager=KernelSpecManager(), policy=KernelPolicy(**policy)
+    )
+    try:
+        yield manager
+    finally:
+        await manager.shutdown_all(now=True)
+
+
+async def run(connection: KernelConnection, *codes: str, timeout: float = 20) -> ExecutionResult:
+    """Run cells on a kernel and return the last one's result, failing the test on an error."""
+    results = await execute(connection, codes, timeout)
+    for result in results:
+        assert result.status == "ok", result.error
+    return results[-1]
+
+
+async def evaluate(connection: KernelConnection, expression: str) -> Any:
+    """The value of a Python expression in the kernel (its repr, evaluated here)."""
+    result = await run(connection, f"print(repr({expression}))")
+    return eval(result.stdout)  # the kernel is ours and prints a literal
+
+
+async def kernel_pid(connection: KernelConnection) -> int:
+    """The process id of the kernel, as the kernel itself reports it."""
+    pid = await evaluate(connection, "__import__('os').getpid()")
+    assert isinstance(pid, int)
+    return pid
+
+
+def provisioner_pid(manager: MappingKernelManager, kernel_id: str) -> int:
+    """The process id of a kernel, as its provisioner launched it."""
+    pid = manager.get_kernel(kernel_id).provisioner.pid  # type: ignore[union-attr]
+    assert isinstance(pid, int)
+    return pid
+
+
+def is_running(pid: int) -> bool:
+    """Whether a process with this id exists (and is not a zombie of ours)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def kernel_children() -> list[int]:
+    """Pids of the ipykernel processes this test process has started and not reaped."""
+    pids = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(child.cmdline()):
+                pids.append(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return pids
+
+
+async def wait_for(condition: Any, timeout: float, what: str) -> None:
+    """Poll `condition()` until it is true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+def outputs(results: Sequence[ExecutionResult]) -> list[tuple[str, str]]:
+    """(status, stdout) of each result, for compact assertions."""
+    return [(result.status, result.stdout) for result in results]

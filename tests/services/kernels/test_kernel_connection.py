@@ -1,0 +1,196 @@
+"""Message parsing and synthetic messages of the kernel connection; routing on a real kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from kernel_helpers import running_manager, wait_for
+
+from kernel_gateway.services.kernels.connection import (
+    KernelMessage,
+    dump,
+    iso_now,
+    iso_time,
+    new_header,
+    status_message,
+)
+
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def parts_of(header: dict, parent: dict | None, content: bytes, *buffers: bytes) -> list[bytes]:
+    return [dump(header), dump(parent) if parent else b"{}", b"{}", content, *buffers]
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def test_iso_time_of_the_epoch() -> None:
+    assert iso_time(0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_iso_time_keeps_microseconds_in_utc() -> None:
+    assert iso_time(1_700_000_000.25) == "2023-11-14T22:13:20.250000Z"
+
+
+def test_iso_now_has_the_iso_utc_format() -> None:
+    assert ISO_UTC.match(iso_now())
+
+
+# -- KernelMessage ---------------------------------------------------------------------------
+
+
+def test_message_reads_type_and_parent_id_from_its_headers() -> None:
+    header = {"msg_id": "m2", "msg_type": "execute_reply"}
+    parts = parts_of(header, {"msg_id": "m1", "msg_type": "execute_request"}, b'{"status":"ok"}')
+
+    message = KernelMessage("shell", parts)
+
+    assert (message.channel, message.msg_type, message.parent_msg_id) == (
+        "shell",
+        "execute_reply",
+        "m1",
+    )
+    assert message.header == header
+    assert message.content == {"status": "ok"}
+    assert message.buffers == []
+    assert message.parts == parts
+
+
+@pytest.mark.parametrize("parent", [b"{}", b"", b"[]", b'{"msg_type": "x"}'])
+def test_message_without_a_parent_msg_id_has_an_empty_one(parent: bytes) -> None:
+    parts = [dump({"msg_type": "status"}), parent, b"{}", b"{}"]
+
+    assert KernelMessage("iopub", parts).parent_msg_id == ""
+
+
+def test_message_without_a_type_has_an_empty_one() -> None:
+    assert KernelMessage("iopub", [b"{}", b"{}", b"{}", b"{}"]).msg_type == ""
+
+
+def test_message_content_is_decoded_only_when_asked_for() -> None:
+    message = KernelMessage("iopub", parts_of({"msg_type": "stream"}, None, b"not json"))
+
+    assert message.msg_type == "stream"
+    with pytest.raises(json.JSONDecodeError):
+        _ = message.content
+
+
+def test_message_content_is_decoded_once() -> None:
+    message = KernelMessage("iopub", parts_of({"msg_type": "stream"}, None, b'{"text":"a"}'))
+
+    assert message.content is message.content
+
+
+def test_message_buffers_are_the_parts_after_content() -> None:
+    parts = parts_of({"msg_type": "comm_msg"}, None, b"{}", b"\x00\x01", b"second")
+
+    assert KernelMessage("iopub", parts).buffers == [b"\x00\x01", b"second"]
+
+
+def test_dump_is_compact_utf8_json() -> None:
+    assert dump({"a": [1, 2], "é": "ü"}) == '{"a":[1,2],"é":"ü"}'.encode()
+
+
+# -- synthetic messages ----------------------------------------------------------------------
+
+
+def test_new_header_follows_the_messaging_protocol() -> None:
+    header = new_header("kernel_info_request", "session-1")
+
+    assert header == {
+        "msg_id": header["msg_id"],
+        "msg_type": "kernel_info_request",
+        "username": "kernel_gateway",
+        "session": "session-1",
+        "date": header["date"],
+        "version": "5.3",
+    }
+    assert HEX_ID.match(header["msg_id"])
+    assert ISO_UTC.match(header["date"])
+
+
+def test_new_headers_have_distinct_ids() -> None:
+    assert new_header("a", "s")["msg_id"] != new_header("a", "s")["msg_id"]
+
+
+def test_status_message_is_an_iopub_status_without_parent() -> None:
+    message = status_message("restarting", "kernel-session")
+
+    assert (message.channel, message.msg_type, message.parent_msg_id) == (
+        "iopub",
+        "status",
+        "",
+    )
+    assert message.content == {"execution_state": "restarting"}
+    assert message.header == {
+        "msg_id": message.header["msg_id"],
+        "msg_type": "status",
+        "username": "kernel_gateway",
+        "session": "kernel-session",
+        "date": message.header["date"],
+        "version": "5.3",
+    }
+    assert message.parts[1:3] == [b"{}", b"{}"]
+    assert message.buffers == []
+    assert json.loads(message.parts[0]) == message.header
+
+
+# -- a real kernel ---------------------------------------------------------------------------
+
+
+async def test_connection_routes_replies_and_broadcasts_iopub() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+
+        assert connection.is_open
+        assert connection.kernel_id == kernel_id
+        await wait_for(lambda: connection.execution_state == "idle", 5, "idle after kernel_info")
+        assert connection.kernel_info["status"] == "ok"
+        assert connection.kernel_info["language_info"]["name"] == "python"
+
+        broadcast: list[KernelMessage] = []
+        routed: list[KernelMessage] = []
+        done = asyncio.get_running_loop().create_future()
+
+        def receive(message: KernelMessage) -> None:
+            routed.append(message)
+            kinds = {m.msg_type for m in routed}
+            idle = any(
+                m.msg_type == "status" and m.content["execution_state"] == "idle" for m in routed
+            )
+            if "execute_reply" in kinds and idle and not done.done():
+                done.set_result(None)
+
+        unsubscribe = connection.subscribe(broadcast.append)
+        msg_id = connection.request(
+            "shell", "execute_request", {"code": "print('hi')", "silent": False}, receive
+        )
+        await asyncio.wait_for(done, 10)
+        unsubscribe()
+        connection.forget(msg_id)
+
+        assert {m.parent_msg_id for m in routed} == {msg_id}
+        assert {(m.channel, m.msg_type) for m in routed} >= {
+            ("shell", "execute_reply"),
+            ("iopub", "status"),
+            ("iopub", "execute_input"),
+            ("iopub", "stream"),
+        }
+        mine = [m for m in broadcast if m.parent_msg_id == msg_id]
+        assert [m.msg_type for m in mine if m.msg_type == "status"] == ["status", "status"]
+        assert [m.content["execution_state"] for m in mine if m.msg_type == "status"] == [
+            "busy",
+            "idle",
+        ]
+        assert all(m.channel == "iopub" for m in broadcast)
+
+        seen_after = len(broadcast), len(routed)
+        connection.request("shell", "execute_request", {"code": "1", "silent": False})
+        await connection.wait_ready(10)
+        assert (len(broadcast), len(routed)) == seen_after

@@ -1,0 +1,358 @@
+"""The gateway's kernel manager on real ipykernel kernels: names, env, limits, seeds, life."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.paths import jupyter_runtime_dir
+from kernel_helpers import (
+    evaluate,
+    is_running,
+    kernel_children,
+    kernel_pid,
+    provisioner_pid,
+    run,
+    running_manager,
+    wait_for,
+)
+
+from kernel_gateway.errors import (
+    CellError,
+    KernelLimitReached,
+    UnknownKernel,
+    UnknownKernelSpec,
+)
+from kernel_gateway.services.kernels.connection import KernelConnection, KernelMessage
+from kernel_gateway.services.kernels.execution import execute
+from kernel_gateway.services.kernels.manager import MappingKernelManager
+from kernel_gateway.services.kernels.policy import KernelPolicy
+
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+DEFAULT_NAME = "python3"
+SEEDS = ("seeded = 'yes'", "counter = 41", "counter += 1")
+
+
+def synthetic_states(messages: list[KernelMessage], connection: KernelConnection) -> list[str]:
+    """Execution states of the status messages the manager made up for a connection."""
+    return [
+        message.content["execution_state"]
+        for message in messages
+        if message.msg_type == "status" and message.header["session"] == connection.session_id
+    ]
+
+
+# -- kernel names (no kernel started) --------------------------------------------------------
+
+
+def manager_with(**policy: object) -> MappingKernelManager:
+    return MappingKernelManager(
+        kernel_spec_manager=KernelSpecManager(),
+        policy=KernelPolicy(**policy),  # type: ignore[arg-type]
+    )
+
+
+def test_kernel_name_is_forced_requested_default_then_the_spec_managers() -> None:
+    assert manager_with().resolve_kernel_name(None) == DEFAULT_NAME
+    assert manager_with().resolve_kernel_name(DEFAULT_NAME) == DEFAULT_NAME
+    assert manager_with(default_kernel_name=DEFAULT_NAME).resolve_kernel_name(None) == (
+        DEFAULT_NAME
+    )
+    assert manager_with(force_kernel_name=DEFAULT_NAME).resolve_kernel_name("nope") == (
+        DEFAULT_NAME
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "requested"),
+    [({}, "no_such_kernel"), ({"default_kernel_name": "no_such_kernel"}, None)],
+)
+def test_an_unknown_kernel_name_raises_unknown_kernel_spec(
+    policy: dict[str, str], requested: str | None
+) -> None:
+    with pytest.raises(UnknownKernelSpec, match="^No such kernel: no_such_kernel$") as info:
+        manager_with(**policy).resolve_kernel_name(requested)
+
+    assert info.value.name == "no_such_kernel"
+
+
+def test_a_new_manager_has_no_kernels() -> None:
+    manager = manager_with()
+
+    assert (manager.kernel_ids(), manager.kernel_models()) == ([], [])
+
+
+# -- starting --------------------------------------------------------------------------------
+
+
+async def test_start_refuses_unknown_names_and_unknown_ids() -> None:
+    async with running_manager() as manager:
+        with pytest.raises(UnknownKernelSpec):
+            await manager.start_kernel("no_such_kernel")
+        assert manager.kernel_ids() == []
+
+        for operation in (
+            manager.connection,
+            manager.kernel_model,
+        ):
+            with pytest.raises(UnknownKernel, match="^Kernel does not exist: nope$"):
+                operation("nope")
+        for action in (
+            manager.shutdown_kernel,
+            manager.restart_kernel,
+            manager.interrupt_kernel,
+        ):
+            with pytest.raises(UnknownKernel, match="^Kernel does not exist: nope$"):
+                await action("nope")
+
+
+async def test_seed_cells_run_before_start_kernel_returns() -> None:
+    async with running_manager(seed_cells=SEEDS) as manager:
+        connection = manager.connection(await manager.start_kernel())
+
+        assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
+
+
+async def test_a_failing_seed_cell_raises_cell_error_and_leaves_no_kernel() -> None:
+    seeds = ("import sys", "print('seeding')", "1 / 0", "never = True")
+    async with running_manager(seed_cells=seeds) as manager:
+        with pytest.raises(CellError, match="^ZeroDivisionError: division by zero$") as info:
+            await manager.start_kernel()
+
+        assert (info.value.ename, info.value.evalue) == ("ZeroDivisionError", "division by zero")
+        assert info.value.traceback
+        assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
+        assert manager.connections == {}
+        await wait_for(lambda: kernel_children() == [], 5, "the seeded kernel's exit")
+
+
+async def test_kernel_env_follows_the_policy_and_working_dir_is_entered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KG_AUTH_TOKEN", "secret")
+    monkeypatch.setenv("KG_TEST_SHARED", "shared")
+    monkeypatch.setenv("KG_TEST_PRIVATE", "private")
+    whitelist = ("KG_TEST_SHARED", "KG_AUTH_TOKEN")
+    requested = {"KERNEL_FOO": "x", "KERNEL_WORKING_DIR": str(tmp_path)}
+    async with running_manager(env_process_whitelist=whitelist) as manager:
+        connection = manager.connection(await manager.start_kernel(env=requested))
+
+        env = await evaluate(connection, "dict(__import__('os').environ)")
+        cwd = await evaluate(connection, "__import__('os').getcwd()")
+
+    assert {name: env.get(name) for name in (*whitelist, "KG_TEST_PRIVATE", "PATH")} == {
+        "KG_TEST_SHARED": "shared",
+        "KG_AUTH_TOKEN": None,
+        "KG_TEST_PRIVATE": None,
+        "PATH": os.environ["PATH"],
+    }
+    assert {name: value for name, value in env.items() if name.startswith("KERNEL_")} == {
+        "KERNEL_FOO": "x",
+        "KERNEL_WORKING_DIR": str(tmp_path),
+        "KERNEL_GATEWAY": "1",
+    }
+    assert cwd == str(tmp_path)
+
+
+async def test_connection_files_go_to_the_runtime_dir_not_the_current_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        connection_file = Path(manager.get_kernel(kernel_id).connection_file)
+
+        assert connection_file.parent == Path(jupyter_runtime_dir())
+        assert connection_file.is_file()
+        assert list(tmp_path.iterdir()) == []
+
+        await manager.shutdown_kernel(kernel_id)
+
+        assert not connection_file.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_max_kernels_counts_running_and_starting_kernels() -> None:
+    async with running_manager(max_kernels=2) as manager:
+        outcomes = await asyncio.gather(
+            *(manager.start_kernel() for _ in range(3)), return_exceptions=True
+        )
+        started = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        refused = [outcome for outcome in outcomes if not isinstance(outcome, str)]
+
+        assert len(started) == 2
+        assert [type(error) for error in refused] == [KernelLimitReached]
+        assert str(refused[0]) == "A max kernels limit of 2 has been reached"
+        assert sorted(manager.kernel_ids()) == sorted(started)
+
+        await manager.shutdown_kernel(started[0])
+        replacement = await manager.start_kernel()
+        assert sorted(manager.kernel_ids()) == sorted([started[1], replacement])
+
+
+# -- models ----------------------------------------------------------------------------------
+
+
+async def test_kernel_model_reports_like_a_jupyter_server() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        await wait_for(lambda: connection.execution_state == "idle", 5, "idle after start")
+        before = time.time()
+        await run(connection, "pass")
+        connection.clients = 2
+
+        model = manager.kernel_model(kernel_id)
+
+        assert model == {
+            "id": kernel_id,
+            "name": DEFAULT_NAME,
+            "last_activity": model["last_activity"],
+            "execution_state": "idle",
+            "connections": 2,
+        }
+        assert ISO_UTC.match(model["last_activity"])
+        assert model["last_activity"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
+        assert manager.kernel_models() == [model]
+
+
+# -- restart, interrupt ----------------------------------------------------------------------
+
+
+async def test_restart_keeps_the_id_resets_state_and_seeds_again() -> None:
+    async with running_manager(seed_cells=SEEDS) as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        await run(connection, "counter = 0; extra = 'gone after restart'")
+        old_pid = await kernel_pid(connection)
+        heard: list[KernelMessage] = []
+        connection.subscribe(heard.append)
+
+        await manager.restart_kernel(kernel_id)
+
+        assert manager.kernel_ids() == [kernel_id]
+        assert manager.connection(kernel_id) is connection
+        assert await kernel_pid(connection) not in (old_pid, None)
+        assert not is_running(old_pid)
+        assert await evaluate(connection, "(seeded, counter, 'extra' in globals())") == (
+            "yes",
+            42,
+            False,
+        )
+        assert synthetic_states(heard, connection) == ["restarting"]
+
+
+async def test_interrupt_stops_a_running_cell_quickly() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        running = asyncio.ensure_future(
+            execute(connection, ["import time; time.sleep(60)", "print('next')"], 30)
+        )
+        await wait_for(lambda: connection.execution_state == "busy", 5, "the cell to start")
+        await asyncio.sleep(0.2)
+
+        started = time.monotonic()
+        await manager.interrupt_kernel(kernel_id)
+        sleeping, after = await asyncio.wait_for(running, 5)
+
+        assert time.monotonic() - started < 3
+        assert sleeping.status == "error"
+        assert sleeping.error is not None
+        assert sleeping.error[0] == "KeyboardInterrupt"
+        assert (after.stdout, after.error) == ("", None)
+        assert await evaluate(connection, "'still alive'") == "still alive"
+
+
+# -- death -----------------------------------------------------------------------------------
+
+
+async def test_a_killed_idle_kernel_restarts_by_itself_with_its_seed_state() -> None:
+    async with running_manager(seed_cells=SEEDS) as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        await run(connection, "counter = 0")
+        old_pid = provisioner_pid(manager, kernel_id)
+        heard: list[KernelMessage] = []
+        connection.subscribe(heard.append)
+        deaths: list[str] = []
+        manager.death_listeners.append(deaths.append)
+
+        os.kill(old_pid, signal.SIGKILL)
+        await wait_for(
+            lambda: "restarting" in synthetic_states(heard, connection), 6, "a restart notice"
+        )
+        await wait_for(
+            lambda: (
+                provisioner_pid(manager, kernel_id) != old_pid
+                and connection.execution_state == "idle"
+            ),
+            15,
+            "the restart",
+        )
+
+        assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
+        assert manager.kernel_ids() == [kernel_id]
+        assert await kernel_pid(connection) == provisioner_pid(manager, kernel_id)
+        assert synthetic_states(heard, connection) == ["restarting"]
+        assert deaths == []
+
+
+async def test_a_killed_kernel_without_restart_is_announced_dead_and_forgotten() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel(restart_on_death=False)
+        survivor = await manager.start_kernel(restart_on_death=False)
+        connection = manager.connection(kernel_id)
+        heard: list[KernelMessage] = []
+        connection.subscribe(heard.append)
+        deaths: list[str] = []
+        manager.death_listeners.append(deaths.append)
+        pid = provisioner_pid(manager, kernel_id)
+
+        os.kill(pid, signal.SIGKILL)
+        await wait_for(lambda: deaths != [], 6, "the death notice")
+        await wait_for(lambda: manager.kernel_ids() == [survivor], 5, "the dead kernel's removal")
+
+        assert deaths == [kernel_id]
+        assert synthetic_states(heard, connection) == ["dead"]
+        assert not is_running(pid)
+        with pytest.raises(UnknownKernel):
+            manager.connection(kernel_id)
+
+
+# -- shutdown, culling -----------------------------------------------------------------------
+
+
+async def test_shutdown_all_leaves_no_kernel_process() -> None:
+    async with running_manager() as manager:
+        kernel_ids = await asyncio.gather(manager.start_kernel(), manager.start_kernel())
+        pids = [provisioner_pid(manager, kernel_id) for kernel_id in kernel_ids]
+        reported = [await kernel_pid(manager.connection(kernel_id)) for kernel_id in kernel_ids]
+        assert pids == reported
+        assert sorted(kernel_children()) == sorted(pids)
+
+        await manager.shutdown_all()
+
+        assert [is_running(pid) for pid in pids] == [False, False]
+        assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
+        assert kernel_children() == []
+
+
+async def test_culling_shuts_down_idle_kernels_that_are_not_exempt() -> None:
+    async with running_manager() as manager:
+        manager.cull_idle_timeout = 1
+        manager.cull_interval = 1
+        culled, kept = await asyncio.gather(manager.start_kernel(), manager.start_kernel())
+
+        manager.start_culling(exempt=lambda kernel_id: kernel_id == kept)
+        await wait_for(lambda: manager.kernel_ids() == [kept], 6, "culling")
+        manager.stop_culling()
+
+        assert manager.kernel_ids() == [kept]
+        assert culled not in manager.connections

@@ -1,0 +1,119 @@
+"""The environment policy: what reaches a kernel from the client and from the gateway."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernel_gateway.services.kernels.policy import KernelPolicy, client_env, kernel_env
+
+
+def test_client_env_passes_kernel_variables_and_whitelisted_ones_as_strings() -> None:
+    requested = {
+        "KERNEL_FOO": "x",
+        "KERNEL_NUMBER": 3,
+        "ALLOWED": "y",
+        "HOME": "/elsewhere",
+        "PATH": "/evil/bin",
+        "kernel_lower": "no",
+    }
+
+    assert client_env(requested, ["ALLOWED"]) == {
+        "KERNEL_FOO": "x",
+        "KERNEL_NUMBER": "3",
+        "ALLOWED": "y",
+    }
+
+
+def test_client_env_never_passes_the_auth_token_even_if_whitelisted() -> None:
+    requested = {"KG_AUTH_TOKEN": "stolen", "KERNEL_FOO": "x"}
+
+    assert client_env(requested, ["KG_AUTH_TOKEN"]) == {"KERNEL_FOO": "x"}
+
+
+def test_client_env_of_nothing_is_nothing() -> None:
+    assert client_env({}, ["ALLOWED"]) == {}
+
+
+@pytest.fixture
+def process_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway process environment with a secret, whitelisted and other variables."""
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin")
+    monkeypatch.setenv("KG_AUTH_TOKEN", "secret")
+    monkeypatch.setenv("SHARED_SETTING", "shared")
+    monkeypatch.setenv("PRIVATE_SETTING", "private")
+    monkeypatch.setenv("KERNEL_FROM_PROCESS", "not inherited")
+    monkeypatch.delenv("ABSENT_SETTING", raising=False)
+
+
+@pytest.mark.usefixtures("process_env")
+def test_kernel_env_inherits_only_path_and_the_process_whitelist() -> None:
+    policy = KernelPolicy(env_process_whitelist=("SHARED_SETTING", "ABSENT_SETTING"))
+
+    assert kernel_env(policy, {"KERNEL_FOO": "x"}) == {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "SHARED_SETTING": "shared",
+        "KERNEL_FOO": "x",
+        "KERNEL_GATEWAY": "1",
+    }
+
+
+@pytest.mark.usefixtures("process_env")
+def test_kernel_env_never_inherits_the_auth_token_even_if_whitelisted() -> None:
+    policy = KernelPolicy(env_process_whitelist=("KG_AUTH_TOKEN", "SHARED_SETTING"))
+
+    assert kernel_env(policy, {}) == {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "SHARED_SETTING": "shared",
+        "KERNEL_GATEWAY": "1",
+    }
+
+
+@pytest.mark.usefixtures("process_env")
+def test_kernel_env_marks_every_kernel_as_started_by_the_gateway() -> None:
+    assert kernel_env(KernelPolicy(), {"KERNEL_GATEWAY": "0"}) == {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "KERNEL_GATEWAY": "1",
+    }
+
+
+@pytest.mark.usefixtures("process_env")
+def test_kernel_env_lets_the_client_part_override_inherited_values() -> None:
+    policy = KernelPolicy(env_process_whitelist=("SHARED_SETTING",))
+
+    assert kernel_env(policy, {"SHARED_SETTING": "from client"}) == {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "SHARED_SETTING": "from client",
+        "KERNEL_GATEWAY": "1",
+    }
+
+
+@pytest.mark.usefixtures("process_env")
+def test_client_env_then_kernel_env_is_what_a_requested_kernel_gets() -> None:
+    whitelist = ("SHARED_SETTING", "KG_AUTH_TOKEN")
+    policy = KernelPolicy(env_process_whitelist=whitelist)
+    requested = {"KERNEL_FOO": "x", "KG_AUTH_TOKEN": "forged", "HOME": "/h", "PATH": "/evil"}
+
+    assert kernel_env(policy, client_env(requested, whitelist)) == {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "SHARED_SETTING": "shared",
+        "KERNEL_FOO": "x",
+        "KERNEL_GATEWAY": "1",
+    }
+
+
+def test_kernel_env_without_path_in_the_process_has_no_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PATH")
+
+    assert kernel_env(KernelPolicy(), {}) == {"KERNEL_GATEWAY": "1"}
+
+
+def test_default_policy_has_no_limits_names_whitelist_or_seeds() -> None:
+    assert KernelPolicy() == KernelPolicy(
+        max_kernels=None,
+        default_kernel_name="",
+        force_kernel_name="",
+        env_process_whitelist=(),
+        seed_cells=(),
+    )

@@ -1,0 +1,182 @@
+"""The pool of seeded kernels lent to one request at a time, on real ipykernel kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import pytest
+from kernel_helpers import (
+    KILL_SELF,
+    evaluate,
+    is_running,
+    kernel_pid,
+    provisioner_pid,
+    run,
+    running_manager,
+    wait_for,
+)
+
+from kernel_gateway.errors import CellTimeout, KernelUnavailable, StartupError
+from kernel_gateway.services.kernels.execution import execute
+from kernel_gateway.services.kernels.manager import MappingKernelManager
+from kernel_gateway.services.kernels.pool import KernelPool
+
+
+@asynccontextmanager
+async def started_pool(manager: MappingKernelManager, size: int) -> AsyncIterator[KernelPool]:
+    pool = KernelPool(manager, size, None)
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.stop()
+
+
+async def test_sequential_borrowers_go_round_robin_over_seeded_kernels() -> None:
+    async with running_manager(seed_cells=("answer = 42",)) as manager:
+        async with started_pool(manager, 2) as pool:
+            pids = []
+            for _ in range(4):
+                async with pool.borrow() as connection:
+                    pids.append(await kernel_pid(connection))
+                    assert await evaluate(connection, "answer") == 42
+
+        first, second = pids[:2]
+        assert first != second
+        assert pids == [first, second, first, second]
+        assert len(manager.kernel_ids()) == 2
+
+
+async def test_borrowers_wait_in_line_and_max_wait_gives_up() -> None:
+    async with running_manager() as manager:
+        pool = KernelPool(manager, 2, None)
+        await pool.start()
+        served: list[tuple[str, str]] = []
+        done = {name: asyncio.Event() for name in ("w1", "w2", "w3")}
+
+        async def waiter(name: str) -> None:
+            async with pool.borrow() as connection:
+                served.append((name, connection.kernel_id))
+                await done[name].wait()
+
+        async with AsyncExitStack() as first_holder, AsyncExitStack() as second_holder:
+            first = await first_holder.enter_async_context(pool.borrow())
+            second = await second_holder.enter_async_context(pool.borrow())
+
+            started = time.monotonic()
+            with pytest.raises(KernelUnavailable) as info:
+                async with pool.borrow(max_wait=0.3):
+                    pass
+            assert 0.3 <= time.monotonic() - started < 2
+            assert (str(info.value), info.value.retry_after) == (
+                "No kernel became free within 0.3 seconds",
+                1,
+            )
+
+            tasks = [asyncio.ensure_future(waiter(name)) for name in ("w1", "w2", "w3")]
+            await asyncio.sleep(0.1)
+            assert served == []
+
+            await first_holder.aclose()
+            await wait_for(lambda: len(served) == 1, 2, "the first waiter served")
+            await second_holder.aclose()
+            await wait_for(lambda: len(served) == 2, 2, "the second waiter served")
+            done["w1"].set()
+            await wait_for(lambda: len(served) == 3, 2, "the third waiter served")
+
+        assert served == [
+            ("w1", first.kernel_id),
+            ("w2", second.kernel_id),
+            ("w3", first.kernel_id),
+        ]
+        done["w2"].set()
+        done["w3"].set()
+        await asyncio.gather(*tasks)
+
+        async with pool.borrow() as connection, pool.borrow() as other:
+            assert {connection.kernel_id, other.kernel_id} == {first.kernel_id, second.kernel_id}
+            left_waiting = asyncio.ensure_future(waiter("w1"))
+            await asyncio.sleep(0.1)
+            await pool.stop()
+            with pytest.raises(KernelUnavailable, match="^The gateway is shutting down$"):
+                await left_waiting
+
+
+async def test_a_kernel_that_dies_while_lent_is_replaced() -> None:
+    async with running_manager(seed_cells=("answer = 42",)) as manager:
+        async with started_pool(manager, 2) as pool:
+            async with pool.borrow() as connection:
+                survivor_id = connection.kernel_id
+
+            started = time.monotonic()
+            with pytest.raises(KernelUnavailable):
+                async with pool.borrow() as connection:
+                    dead_id = connection.kernel_id
+                    dead_pid = await kernel_pid(connection)
+                    await execute(connection, [KILL_SELF], timeout=20)
+            assert time.monotonic() - started < 8
+
+            await wait_for(
+                lambda: len(manager.kernel_ids()) == 2 and dead_id not in manager.kernel_ids(),
+                15,
+                "the replacement kernel",
+            )
+            async with pool.borrow(max_wait=15) as one, pool.borrow(max_wait=15) as two:
+                members = {one.kernel_id, two.kernel_id}
+                assert await evaluate(one, "answer") == await evaluate(two, "answer") == 42
+
+        assert dead_id != survivor_id
+        assert survivor_id in members
+        assert dead_id not in members
+        assert not is_running(dead_pid)
+
+
+async def test_a_kernel_whose_request_timed_out_is_interrupted_and_serves_again() -> None:
+    async with running_manager() as manager, started_pool(manager, 1) as pool:
+        async with pool.borrow() as connection:
+            kernel_id = connection.kernel_id
+            pid = await kernel_pid(connection)
+            await run(connection, "kept = 'state survives an interrupt'")
+
+        with pytest.raises(CellTimeout):
+            async with pool.borrow() as connection:
+                await execute(connection, ["import time; time.sleep(60)"], timeout=0.5)
+
+        started = time.monotonic()
+        async with pool.borrow(max_wait=10) as connection:
+            waited = time.monotonic() - started
+            assert connection.kernel_id == kernel_id
+            assert await kernel_pid(connection) == pid
+            assert await evaluate(connection, "kept") == "state survives an interrupt"
+        assert waited < 5
+
+
+async def test_a_failing_seed_cell_stops_the_pool_from_starting() -> None:
+    async with running_manager(seed_cells=("1 / 0",)) as manager:
+        pool = KernelPool(manager, 1, None)
+
+        with pytest.raises(StartupError, match="^A seed cell failed: ZeroDivisionError: "):
+            await pool.start()
+
+        assert manager.kernel_ids() == []
+        await pool.stop()
+
+
+async def test_a_kernel_killed_while_idle_in_the_pool_is_replaced() -> None:
+    async with running_manager() as manager, started_pool(manager, 1) as pool:
+        async with pool.borrow() as connection:
+            old_id = connection.kernel_id
+            old_pid = await kernel_pid(connection)
+
+        os.kill(old_pid, signal.SIGKILL)
+        await wait_for(lambda: old_id not in manager.kernel_ids(), 6, "the death notice")
+
+        async with pool.borrow(max_wait=15) as connection:
+            assert connection.kernel_id != old_id
+            assert await kernel_pid(connection) != old_pid
+        assert manager.kernel_ids() == [connection.kernel_id]

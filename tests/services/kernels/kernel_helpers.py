@@ -21,10 +21,13 @@ KILL_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
 
 
 @asynccontextmanager
-async def running_manager(**policy: Any) -> AsyncIterator[MappingKernelManager]:
+async def running_manager(
+    kernel_spec_manager: KernelSpecManager | None = None, **policy: Any
+) -> AsyncIterator[MappingKernelManager]:
     """A manager of real ipykernel kernels, every kernel of it shut down on exit."""
     manager = MappingKernelManager(
-        kernel_spec_manager=KernelSpecManager(), policy=KernelPolicy(**policy)
+        kernel_spec_manager=kernel_spec_manager or KernelSpecManager(),
+        policy=KernelPolicy(**policy),
     )
     try:
         yield manager

@@ -77,7 +77,7 @@ def unset_in(env: Config, loaded: Config) -> Config:
     """The entries of `env` for options that `loaded` (config file, command line) leaves unset."""
     config = Config()
     for section, values in env.items():
-        already = loaded[section] if section in loaded else {}
+        already = loaded.get(section, {})
         for name, value in values.items():
             if name not in already:
                 config[section][name] = value

@@ -266,3 +266,35 @@ def test_tls_with_a_client_certificate(
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         https_get(url, anonymous, time.monotonic())
     assert f"at https://127.0.0.1:{gateway.port}/" in gateway.log()
+
+
+def test_every_option_has_a_kg_variable_named_in_its_help() -> None:
+    from kernel_gateway.gatewayapp import KernelGatewayApp
+    from kernel_gateway.jupyter_websocket import JupyterWebsocketPersonality
+    from kernel_gateway.notebook_http import NotebookHTTPPersonality
+    from kernel_gateway.services.kernels.manager import MappingKernelManager
+
+    without_variable = {"kernel_manager_class", "kernel_spec_manager_class", "comment_prefix"}
+    classes = [
+        KernelGatewayApp,
+        JupyterWebsocketPersonality,
+        NotebookHTTPPersonality,
+        MappingKernelManager,
+    ]
+    unnamed = [
+        f"{cls.__name__}.{name}"
+        for cls in classes
+        for name, trait in cls.class_own_traits(config=True).items()
+        if name not in without_variable
+        and not (
+            str(trait.metadata.get("env", "")).startswith("KG_")
+            and f"({trait.metadata['env']} env var" in trait.help
+        )
+    ]
+    assert unnamed == []
+
+
+def test_kernel_pool_size_is_the_number_of_warm_kernels(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")
+    time.sleep(0.5)
+    assert len(child_pids(gateway.process.pid)) == 1

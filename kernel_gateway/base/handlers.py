@@ -132,9 +132,10 @@ class GatewayHandler(web.RequestHandler):
             self.tracker.started()
             self._tracked = True
             if self.tracker.closing:
-                self.set_header("Connection", "close")
                 raise web.HTTPError(503, "The gateway is shutting down")
-        if self.request.method != "OPTIONS":
+        if self.request.method == "OPTIONS":
+            check_uri(self.request)
+        else:
             check_access(self.request, self.policy)
 
     def on_finish(self) -> None:

@@ -98,7 +98,7 @@ class JupyterWebsocketPersonality(Personality):
         ]
 
     async def start(self) -> None:
-        """Start `prespawn_count` kernels; StartupError if any fails."""
+        """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager
         manager.death_listeners.append(self.hubs.kernel_gone)
         count = self.context.prespawn_count or 0
@@ -108,7 +108,7 @@ class JupyterWebsocketPersonality(Personality):
         except CellError as err:
             raise StartupError(f"A seed cell failed: {err}") from err
         except (GatewayError, TimeoutError, OSError, RuntimeError) as err:
-            raise StartupError(f"A prespawned kernel failed to start: {err}") from err
+            raise StartupError(f"A kernel failed to start: {err}") from err
 
     async def stop(self) -> None:
         """Close every websocket; the app shuts the kernels down afterwards."""

@@ -3,9 +3,10 @@
 The hub subscribes to the kernel's iopub once and encodes each message once per wire format,
 however many websockets listen. Requests a websocket sends are routed back by their msg_id
 (never by session id, so two websockets claiming one session both get their own replies).
-When a websocket that named a `session_id` goes away, the hub keeps what that session misses
-(iopub messages and replies to its pending requests) in a bounded buffer and replays it to the
-next websocket that connects with the same session id.
+While the kernel restarts, client messages are held and sent once the new kernel process
+speaks (the old one would drop them). When a websocket that named a `session_id` goes away,
+the hub keeps what that session misses (iopub messages and replies to its pending requests) in
+a bounded buffer and replays it to the next websocket that connects with the same session id.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ REPLAY_MAX_MESSAGES = 2000
 REPLAY_MAX_BYTES = 32 * 1024 * 1024
 REPLAY_TTL = 600.0  # seconds a departed session's messages are kept
 MAX_PENDING = 10_000  # requests awaiting replies per websocket; the oldest are forgotten
+MAX_HELD = 1000  # client messages held while the kernel restarts; the oldest are dropped
 ROUTED_CHANNELS = frozenset({"shell", "control"})
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,9 @@ class KernelHub:
         self._buffers: dict[str, ReplayBuffer] = {}
         self._owners: dict[str, Client | ReplayBuffer] = {}
         self._on_empty = on_empty
+        self._held: deque[tuple[Client, ClientMessage]] = deque(maxlen=MAX_HELD)
+        self._kernel_session = ""  # session id of the kernel process last heard from
+        self._replacing: str | None = None  # that session, while a restart replaces it
         self._unsubscribe = connection.subscribe(self._on_iopub)
 
     # -- websockets come and go --------------------------------------------------------------
@@ -125,7 +130,14 @@ class KernelHub:
     # -- messages ----------------------------------------------------------------------------
 
     def send(self, client: Client, message: ClientMessage) -> None:
-        """Pass a client's message to the kernel, routing its replies back to that client."""
+        """Pass a client's message to the kernel (held while it restarts)."""
+        if self._replacing is not None or not self.connection.is_open:
+            self._held.append((client, message))
+            return
+        self._send_now(client, message)
+
+    def _send_now(self, client: Client, message: ClientMessage) -> None:
+        """Send, routing the replies of a shell or control request back to `client`."""
         if message.channel in ROUTED_CHANNELS and message.msg_type.endswith("_request"):
             self._owners[message.msg_id] = client
             client.pending[message.msg_id] = None
@@ -135,6 +147,8 @@ class KernelHub:
         self.connection.send(message.channel, message.parts)
 
     def _on_iopub(self, message: KernelMessage) -> None:
+        if message.msg_type == "status":
+            self._follow_restarts(message)
         frames: dict[bool, str | bytes] = {}
         for client in list(self.clients):
             frame = frames.get(client.v1)
@@ -143,6 +157,24 @@ class KernelHub:
             client.write_frame(frame)
         for buffer in self._buffers.values():
             buffer.add(message)
+
+    def _follow_restarts(self, status: KernelMessage) -> None:
+        """Hold client messages from "restarting" until the new kernel process speaks."""
+        state = status.content.get("execution_state")
+        session = str(status.header.get("session", ""))
+        if state == "restarting":
+            self._replacing = self._kernel_session
+        elif state == "dead":
+            self._replacing = None
+            self._held.clear()
+        elif session != self.connection.session_id:
+            self._kernel_session = session
+            if self._replacing is not None and session != self._replacing:
+                self._replacing = None
+                held, self._held = list(self._held), deque(maxlen=MAX_HELD)
+                for client, message in held:
+                    if client in self.clients:
+                        self._send_now(client, message)
 
     def _on_reply(self, message: KernelMessage) -> None:
         """A shell, control or stdin message answering a routed request (iopub is broadcast)."""

@@ -6,13 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from ..base.handlers import GatewayHandler
 from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
 from ..services.kernels.execution import execute
 from ..services.kernels.pool import KernelPool
-from .endpoints import Route
-from .request_utils import build_request, map_response, request_assignment
+from .endpoints import Endpoint, Route
+from .request_utils import (
+    EndpointResponse,
+    build_request,
+    map_response,
+    request_assignment,
+)
 
 
 @dataclass(frozen=True)
@@ -26,49 +32,108 @@ class EndpointSettings:
     show_tracebacks: bool
 
 
+@web.stream_request_body
 class EndpointHandler(GatewayHandler):
-    """Runs the cells of one path's endpoints on a pooled kernel and maps their output."""
+    """Runs the cells of one path's endpoints on a pooled kernel and maps their output.
+
+    The body is streamed in, so a wrong method (405) or a declared Content-Length over
+    max_body_size (413) is answered from the headers alone: no body is read, no kernel is
+    borrowed, and a client that sent `Expect: 100-continue` uploads nothing. At most
+    max_body_size bytes of a body are kept.
+    """
 
     def initialize(  # type: ignore[override]
-        self, route: Route, pool: KernelPool, options: EndpointSettings, **base: Any
+        self, route: Route, pool: KernelPool, endpoint_settings: EndpointSettings, **base: Any
     ) -> None:
         super().initialize(**base)
         self.route = route
         self.pool = pool
-        self.options = options
+        self.endpoint_settings = endpoint_settings
+        self.chunks: list[bytes] = []
+        self.received = 0
+
+    def prepare(self) -> None:
+        """After the headers, before the body: access checks, then 405 and 413."""
+        try:
+            super().prepare()
+            if self.request.method != "OPTIONS":
+                self.endpoint()
+                declared = self.declared_length()
+                if declared > self.endpoint_settings.max_body_size:
+                    raise self.too_large(declared)
+        except Exception:
+            self.forgo_body()
+            raise
+
+    def data_received(self, chunk: bytes) -> None:
+        """Keep the body up to max_body_size; only count the rest (a chunked body has no length)."""
+        self.received += len(chunk)
+        if self.received <= self.endpoint_settings.max_body_size:
+            self.chunks.append(chunk)
 
     async def serve(self, **path_args: str) -> None:
-        """Answer one request: 405/413 first, then run the endpoint on a borrowed kernel."""
+        """Answer one request: its endpoint's cells on a borrowed kernel, their output mapped."""
+        settings = self.endpoint_settings
+        if self.received > settings.max_body_size:
+            raise self.too_large(self.received)
+        codes = self.cells(self.endpoint(), path_args)
+        async with self.pool.borrow(settings.max_queue_wait) as kernel:
+            results = await execute(kernel, codes, settings.request_timeout)
+        self.write_response(map_response(results[0], results[1] if len(results) > 1 else None))
+
+    get = post = put = patch = delete = serve  # type: ignore[assignment]
+
+    def endpoint(self) -> Endpoint:
+        """The endpoint of the request's method (HEAD runs GET's); MethodNotAllowed if none."""
         method = self.request.method or "GET"
         endpoint = self.route.endpoints.get("GET" if method == "HEAD" else method)
         if endpoint is None:
             allowed = list(self.route.methods)
             raise MethodNotAllowed(f"{method} is not allowed on {self.route.path}", allowed)
-        body = self.request.body
-        if len(body) > self.options.max_body_size:
-            raise PayloadTooLarge(
-                f"The request body is {len(body)} bytes; the limit is {self.options.max_body_size}"
-            )
+        return endpoint
+
+    def cells(self, endpoint: Endpoint, path_args: dict[str, str]) -> list[str]:
+        """The code to run: REQUEST assigned, then the endpoint; its ResponseInfo code, if any."""
         request_json = build_request(
-            body,
+            b"".join(self.chunks),
             self.request.headers.get("Content-Type"),
             self.request.query_arguments,
             path_args,
             list(self.request.headers.get_all()),
         )
-        codes = [f"{request_assignment(request_json, self.options.language)}\n{endpoint.source}"]
+        assignment = request_assignment(request_json, self.endpoint_settings.language)
+        codes = [f"{assignment}\n{endpoint.source}"]
         if endpoint.response_info:
             codes.append(endpoint.response_info)
-        async with self.pool.borrow(self.options.max_queue_wait) as kernel:
-            results = await execute(kernel, codes, self.options.request_timeout)
-        response = map_response(results[0], results[1] if len(results) > 1 else None)
+        return codes
+
+    def too_large(self, size: int) -> PayloadTooLarge:
+        limit = self.endpoint_settings.max_body_size
+        return PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit}")
+
+    def forgo_body(self) -> None:
+        """Before an answer given from the headers: let the connection close without the body.
+
+        Tornado closes a connection whose request body is unread once the answer is written;
+        raising the connection's body limit to the declared length keeps it from rejecting
+        that body first, with a bare 400 written after our answer.
+        """
+        declared = self.declared_length()
+        if declared and isinstance(self.request.connection, HTTP1Connection):
+            self.request.connection.set_max_body_size(declared)
+
+    def declared_length(self) -> int:
+        """The request's Content-Length; 0 without one (tornado rejects an invalid one)."""
+        declared = self.request.headers.get("Content-Length", "")
+        return int(declared) if declared.isdigit() else 0
+
+    def write_response(self, response: EndpointResponse) -> None:
+        """Send a mapped response: its status, its headers only (one Content-Type), its body."""
         self.set_status(response.status)
         self.clear_header("Content-Type")
         for name, value in response.headers:
             self.add_header(name, value)
         self.finish(response.body)
-
-    get = post = put = patch = delete = serve  # type: ignore[assignment]
 
     def compute_etag(self) -> None:
         """No ETag: endpoint answers are computed afresh, hashing them is wasted work."""
@@ -76,7 +141,11 @@ class EndpointHandler(GatewayHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, CellError) and self.options.show_tracebacks and error.traceback:
+        if (
+            isinstance(error, CellError)
+            and self.endpoint_settings.show_tracebacks
+            and error.traceback
+        ):
             error.message = f"{error.message}\n" + "\n".join(error.traceback)
         super().write_error(status_code, **kwargs)
 

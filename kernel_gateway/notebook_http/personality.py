@@ -110,7 +110,7 @@ class NotebookHTTPPersonality(Personality):
         return self.parsed.title or Path(uri.rstrip("/").split("/")[-1]).stem
 
     def handlers(self) -> list[Route]:
-        options = EndpointSettings(
+        settings = EndpointSettings(
             language=self.parsed.language,
             max_body_size=self.max_body_size,
             request_timeout=self.request_timeout,
@@ -134,7 +134,7 @@ class NotebookHTTPPersonality(Personality):
                 (
                     route.pattern,
                     EndpointHandler,
-                    {"route": route, "pool": self.pool, "options": options},
+                    {"route": route, "pool": self.pool, "endpoint_settings": settings},
                 )
             )
         return routes

@@ -297,6 +297,8 @@ HOSTILE = [
     ("GET", b"/api/kernels/%ff", b""),
     ("GET", b"/api/kernelspecs/%c3%28", b""),
     ("DELETE", b"/api/kernels/%00", b""),
+    ("OPTIONS", b"/api/kernels/%00", b""),
+    ("OPTIONS", b"/api?%ff", b""),
     ("GET", b"/api?x=%00", b""),
     ("GET", b"/api?x=%ff", b""),
     ("GET", b"/api/kernelspecs?%ff=1", b""),

@@ -172,3 +172,51 @@ async def test_unknown_kernel_is_404_and_token_is_required(gateway_factory: Gate
     with pytest.raises(HTTPClientError) as unknown:
         await KernelSocket.open(gateway.ws_url, "nope", headers={"Authorization": "token s3cret"})
     assert unknown.value.code == 404
+
+
+async def test_kernel_death_is_announced_and_restarted(gateway: Gateway, kernel_id: str) -> None:
+    ws = await KernelSocket.open(gateway.ws_url, kernel_id)
+    await ws.send("shell", "execute_request", {"code": "import os; os._exit(1)"})
+    states: list[str] = []
+    while "restarting" not in states:
+        msg = await ws.receive()
+        assert msg is not None
+        states.append(msg["content"].get("execution_state", ""))
+    assert stdout(await ws.execute("print('back')")) == "back\n"
+    await ws.close()
+
+
+async def test_deleting_the_kernel_closes_its_websockets(gateway: Gateway) -> None:
+    _, model = gateway.json("POST", "/api/kernels", {})
+    assert isinstance(model, dict)
+    ws = await KernelSocket.open(gateway.ws_url, model["id"])
+    assert gateway.request("DELETE", f"/api/kernels/{model['id']}")[0] == 204
+    while await ws.receive() is not None:
+        pass
+    assert ws.conn.close_code == 1001
+    await ws.close()
+
+
+async def test_many_websockets_on_one_kernel(gateway: Gateway, kernel_id: str) -> None:
+    sockets = [
+        await KernelSocket.open(gateway.ws_url, kernel_id, v1=bool(i % 2)) for i in range(100)
+    ]
+    messages = await sockets[0].execute("print('to all')")
+    msg_id = messages[0]["parent_header"]["msg_id"]
+    for ws in sockets[1:]:
+        assert stdout(await ws.replies_to(msg_id, None)) == "to all\n"
+    _, model = gateway.json("GET", f"/api/kernels/{kernel_id}")
+    assert isinstance(model, dict)
+    assert model["connections"] == 100
+    await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+async def test_keepalive_pings(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory("--KernelGatewayApp.ws_ping_interval=1")
+    _, model = gateway.json("POST", "/api/kernels", {})
+    assert isinstance(model, dict)
+    ws = await KernelSocket.open(gateway.ws_url, model["id"])
+    pinged = asyncio.Event()
+    ws.conn.on_ping = lambda data: pinged.set()  # type: ignore[method-assign]
+    await asyncio.wait_for(pinged.wait(), 5)
+    await ws.close()

@@ -1,0 +1,162 @@
+"""Kernel, kernel spec and API document endpoints of jupyter-websocket mode."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from conftest import Gateway, GatewayFactory
+from ws_client import KernelSocket, stdout
+
+
+@pytest.fixture(scope="module")
+def gateway(module_gateway_factory: GatewayFactory) -> Gateway:
+    return module_gateway_factory(env={"KG_ENV_WHITELIST": "WHITE", "BLACK": "process"})
+
+
+def start(gateway: Gateway, body: object = None) -> dict[str, Any]:
+    status, model = gateway.json("POST", "/api/kernels", body if body is not None else {})
+    assert status == 201, model
+    assert isinstance(model, dict)
+    return model
+
+
+def test_kernelspecs(gateway: Gateway) -> None:
+    status, specs = gateway.json("GET", "/api/kernelspecs")
+    assert status == 200
+    assert isinstance(specs, dict)
+    assert specs["default"] == "python3"
+    python = specs["kernelspecs"]["python3"]
+    assert python["name"] == "python3"
+    assert python["spec"]["language"] == "python"
+    assert python["resources"]["logo-64x64"] == "/kernelspecs/python3/logo-64x64.png"
+    assert gateway.json("GET", "/api/kernelspecs/python3") == (200, python)
+
+
+def test_unknown_kernelspec_is_404(gateway: Gateway) -> None:
+    assert gateway.json("GET", "/api/kernelspecs/nope") == (
+        404,
+        {"reason": "Not Found", "message": "No such kernel: nope"},
+    )
+
+
+def test_kernelspec_files_and_no_traversal(gateway: Gateway) -> None:
+    status, headers, body = gateway.request("GET", "/kernelspecs/python3/logo-64x64.png")
+    assert status == 200
+    assert headers["Content-Type"] == "image/png"
+    assert body.startswith(b"\x89PNG")
+    for path in ("kernel.json/x", "..%2F..%2F..%2Fetc%2Fpasswd", "%2E%2E/%2E%2E/etc/passwd"):
+        assert gateway.request("GET", f"/kernelspecs/python3/{path}")[0] == 404
+
+
+def test_kernel_lifecycle(gateway: Gateway) -> None:
+    status, headers, raw = gateway.request("POST", "/api/kernels", {"name": "python3"})
+    assert status == 201
+    model = json.loads(raw)
+    assert headers["Location"] == f"/api/kernels/{model['id']}"
+    assert set(model) == {"id", "name", "last_activity", "execution_state", "connections"}
+    assert model["name"] == "python3"
+    status, again = gateway.json("GET", f"/api/kernels/{model['id']}")
+    assert status == 200
+    assert isinstance(again, dict)
+    assert again["id"] == model["id"]
+    assert gateway.request("POST", f"/api/kernels/{model['id']}/interrupt")[0] == 204
+    status, restarted = gateway.json("POST", f"/api/kernels/{model['id']}/restart")
+    assert status == 200
+    assert isinstance(restarted, dict)
+    assert restarted["id"] == model["id"]
+    assert gateway.request("DELETE", f"/api/kernels/{model['id']}")[:1] == (204,)
+    assert gateway.json("GET", f"/api/kernels/{model['id']}") == (
+        404,
+        {"reason": "Not Found", "message": f"Kernel does not exist: {model['id']}"},
+    )
+    assert gateway.request("DELETE", f"/api/kernels/{model['id']}")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("[1]", 400),
+        ("{not json", 400),
+        ('{"env": 3}', 400),
+        ('{"env": ["KERNEL_X"]}', 400),
+        ('{"name": 7}', 400),
+        ('{"name": "nope"}', 404),
+    ],
+)
+def test_bad_start_requests(gateway: Gateway, body: str, status: int) -> None:
+    got, answer = gateway.json("POST", "/api/kernels", body)
+    assert got == status
+    assert isinstance(answer, dict)
+    assert set(answer) == {"reason", "message"}
+
+
+def test_listing_is_forbidden_by_default(gateway: Gateway) -> None:
+    for path in ("/api/kernels", "/api/sessions"):
+        status, answer = gateway.json("GET", path)
+        assert status == 403
+        assert isinstance(answer, dict)
+        assert answer["reason"] == "Forbidden"
+
+
+async def test_env_reaches_the_kernel_only_when_allowed(gateway: Gateway) -> None:
+    env = {"KERNEL_FOO": "foo", "WHITE": "white", "BLACK": "client", "KG_AUTH_TOKEN": "x"}
+    kernel = start(gateway, {"env": env})
+    ws = await KernelSocket.open(gateway.ws_url, kernel["id"])
+    code = (
+        "import os; print([os.environ.get(k) for k in "
+        "('KERNEL_FOO', 'WHITE', 'BLACK', 'KG_AUTH_TOKEN', 'KERNEL_GATEWAY')])"
+    )
+    assert stdout(await ws.execute(code)) == "['foo', 'white', None, None, '1']\n"
+    await ws.close()
+    gateway.request("DELETE", f"/api/kernels/{kernel['id']}")
+
+
+def test_api_documents(gateway: Gateway) -> None:
+    status, headers, body = gateway.request("GET", "/api/swagger.json")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    document = json.loads(body)
+    assert document["swagger"] == "2.0"
+    status, headers, body = gateway.request("GET", "/api/swagger.yaml")
+    assert status == 200
+    assert headers["Content-Type"] == "text/x-yaml"
+    assert yaml.safe_load(body) == document
+
+
+def test_listing_and_base_url(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory("--base_url=/gw", env={"KG_LIST_KERNELS": "True"})
+    assert gateway.json("GET", "/api/kernels") == (200, [])
+    kernel = start(gateway)
+    status, listed = gateway.json("GET", "/api/kernels")
+    assert status == 200
+    assert isinstance(listed, list)
+    assert [k["id"] for k in listed] == [kernel["id"]]
+    status, headers, _ = gateway.request("POST", "/api/kernels", {})
+    assert headers["Location"].startswith("/gw/api/kernels/")
+    _, specs = gateway.json("GET", "/api/kernelspecs")
+    assert isinstance(specs, dict)
+    assert specs["kernelspecs"]["python3"]["resources"]["logo-64x64"].startswith("/gw/kernelspecs/")
+    _, document = gateway.json("GET", "/api/swagger.json")
+    assert isinstance(document, dict)
+    assert document["basePath"] == "/gw"
+
+
+async def test_prespawned_and_warm_kernels(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory(
+        "--prespawn_count=2",
+        "--KernelGatewayApp.kernel_pool_size=1",
+        env={"KG_LIST_KERNELS": "True"},
+    )
+    status, listed = gateway.json("GET", "/api/kernels")
+    assert status == 200
+    assert isinstance(listed, list)
+    assert len(listed) == 2
+    kernel = start(gateway, {"env": {"KERNEL_FOO": "warm"}})
+    assert len(gateway.json("GET", "/api/kernels")[1]) == 3  # type: ignore[arg-type]
+    ws = await KernelSocket.open(gateway.ws_url, kernel["id"])
+    code = "import os; print(os.environ.get('KERNEL_FOO'))"
+    assert stdout(await ws.execute(code)) == "warm\n"
+    await ws.close()

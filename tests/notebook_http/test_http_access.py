@@ -1,0 +1,67 @@
+"""notebook-http mode behind auth_token and base_url, configured by KG_* variables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import Gateway, GatewayFactory
+
+API = Path(__file__).parent / "notebooks" / "api.ipynb"
+
+
+@pytest.fixture(scope="module")
+def guarded(module_gateway_factory: GatewayFactory) -> Gateway:
+    """api.ipynb chosen by KG_API and KG_SEED_URI, behind a token, under /base."""
+    env = {"KG_API": "notebook-http", "KG_SEED_URI": str(API), "KG_MAX_BODY_SIZE": "100"}
+    return module_gateway_factory(
+        "--auth_token=t", "--base_url=/base", env=env, ready_path="/seeded"
+    )
+
+
+def anonymous(gateway: Gateway) -> Gateway:
+    return replace(gateway, token="")
+
+
+@pytest.mark.parametrize("path", ["/seeded", "/users/me", "/_api/spec/swagger.json", "/nope"])
+def test_token_is_required(guarded: Gateway, path: str) -> None:
+    status, body = anonymous(guarded).json("GET", path)
+    assert status == 401
+    assert body["reason"] == "Unauthorized"
+
+
+def test_405_is_not_told_before_the_token(guarded: Gateway) -> None:
+    assert anonymous(guarded).request("DELETE", "/echo")[0] == 401
+
+
+def test_token_in_header_or_query(guarded: Gateway) -> None:
+    client = anonymous(guarded)
+    assert client.json("GET", "/seeded", headers={"Authorization": "token t"}) == (
+        200,
+        {"seeded": True},
+    )
+    assert client.json("GET", "/seeded?token=t") == (200, {"seeded": True})
+    assert client.request("GET", "/seeded", headers={"Authorization": "token u"})[0] == 401
+    assert client.request("GET", "/seeded?token=tt")[0] == 401
+
+
+def test_base_url_prefixes_every_route(guarded: Gateway) -> None:
+    assert guarded.json("GET", "/users/42") == (200, {"id": "42"})
+    assert guarded.json("GET", "/_api/spec/swagger.json")[0] == 200
+    assert guarded.json("GET", "/_api/spec/openapi.json")[0] == 200
+    assert guarded.json("GET", "/api")[0] == 200
+    root = replace(guarded, base_url="/")
+    for path in ("/seeded", "/users/42", "/_api/spec/swagger.json", "/api"):
+        assert root.request("GET", path)[0] == 404, path
+
+
+def test_kg_max_body_size(guarded: Gateway) -> None:
+    text = {"Content-Type": "text/plain"}
+    assert guarded.request("POST", "/echo", "x" * 101, text)[0] == 413
+    assert guarded.request("POST", "/echo", "x" * 100, text)[0] == 200
+
+
+def test_source_and_public_are_off_by_default(guarded: Gateway) -> None:
+    assert guarded.request("GET", "/_api/source")[0] == 404
+    assert guarded.request("GET", "/public/api.ipynb")[0] == 404

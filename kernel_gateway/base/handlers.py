@@ -110,6 +110,35 @@ def check_access(request: httputil.HTTPServerRequest, policy: AccessPolicy) -> N
     check_token(request, policy)
 
 
+def set_cors_headers(handler: web.RequestHandler, policy: AccessPolicy) -> None:
+    """Put the policy's Access-Control-* headers on a response."""
+    for name, value in policy.cors_headers().items():
+        handler.set_header(name, value)
+
+
+def write_json_error(handler: web.RequestHandler, status_code: int, error: object) -> None:
+    """Finish a response as JSON `{"reason", "message"}` for `error`, with its status and
+    headers (Allow, Retry-After); used by every handler, websockets' refused upgrades too."""
+    message = responses.get(status_code, "Unknown")
+    if isinstance(error, GatewayError):
+        status_code = error.status_code
+        message = error.message
+        if isinstance(error, MethodNotAllowed):
+            handler.set_header("Allow", ", ".join(error.allowed))
+        if isinstance(error, KernelUnavailable) and error.retry_after is not None:
+            handler.set_header("Retry-After", str(error.retry_after))
+    elif isinstance(error, web.HTTPError):
+        message = error.reason or message
+        if error.log_message:
+            message = error.log_message % error.args if error.args else error.log_message
+        if status_code == 405 and isinstance(handler, GatewayHandler):
+            handler.set_header("Allow", ", ".join(handler.allowed_methods()))
+    handler.set_status(status_code)
+    handler.set_header("Content-Type", "application/json")
+    reason = responses.get(status_code, "Unknown")
+    handler.finish(json.dumps({"reason": reason, "message": message}))
+
+
 class GatewayHandler(web.RequestHandler):
     """Base of every HTTP handler: access checks, CORS, OPTIONS, HEAD and JSON errors."""
 
@@ -124,8 +153,7 @@ class GatewayHandler(web.RequestHandler):
         self.set_default_headers()  # tornado set the defaults before the policy was known
 
     def set_default_headers(self) -> None:
-        for name, value in getattr(self, "policy", AccessPolicy()).cors_headers().items():
-            self.set_header(name, value)
+        set_cors_headers(self, getattr(self, "policy", AccessPolicy()))
 
     def prepare(self) -> None:
         if self.tracker is not None:
@@ -186,25 +214,7 @@ class GatewayHandler(web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error as JSON `{"reason", "message"}`; never a traceback."""
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        message = responses.get(status_code, "Unknown")
-        if isinstance(error, GatewayError):
-            status_code = error.status_code
-            message = error.message
-            if isinstance(error, MethodNotAllowed):
-                self.set_header("Allow", ", ".join(error.allowed))
-            if isinstance(error, KernelUnavailable) and error.retry_after is not None:
-                self.set_header("Retry-After", str(error.retry_after))
-        elif isinstance(error, web.HTTPError):
-            message = error.reason or message
-            if error.log_message:
-                message = error.log_message % error.args if error.args else error.log_message
-            if status_code == 405:
-                self.set_header("Allow", ", ".join(self.allowed_methods()))
-        self.set_status(status_code)
-        reason = responses.get(status_code, "Unknown")
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"reason": reason, "message": message}))
+        write_json_error(self, status_code, kwargs.get("exc_info", (None, None, None))[1])
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Log an error by path only: the query may carry the token."""

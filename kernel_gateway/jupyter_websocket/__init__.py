@@ -100,7 +100,7 @@ class JupyterWebsocketPersonality(Personality):
     async def start(self) -> None:
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager
-        manager.death_listeners.append(self.hubs.kernel_gone)
+        manager.removal_listeners.append(self.hubs.kernel_gone)
         count = self.context.prespawn_count or 0
         try:
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
@@ -113,7 +113,7 @@ class JupyterWebsocketPersonality(Personality):
     async def stop(self) -> None:
         """Close every websocket; the app shuts the kernels down afterwards."""
         self.hubs.close_all()
-        listeners = self.context.kernel_manager.death_listeners
+        listeners = self.context.kernel_manager.removal_listeners
         if self.hubs.kernel_gone in listeners:
             listeners.remove(self.hubs.kernel_gone)
 

@@ -8,16 +8,14 @@ the wrong kind); keepalive pings follow tornado's `websocket_ping_interval` sett
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
-from http.client import responses
 from typing import Any
 
 from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..base.handlers import AccessPolicy, check_access
+from ..base.handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
 from ..errors import GatewayError
 from ..services.kernels.manager import MappingKernelManager
 from .hub import KernelHub, KernelHubs
@@ -43,6 +41,7 @@ class ChannelsHandler(WebSocketHandler):
         **_: Any,
     ) -> None:
         self.policy = policy
+        set_cors_headers(self, policy)
         self.kernel_manager = kernel_manager
         self.hubs = hubs
         self.session_id = ""
@@ -51,8 +50,19 @@ class ChannelsHandler(WebSocketHandler):
         self.hub: KernelHub | None = None
 
     def prepare(self) -> None:
-        check_access(self.request, self.policy)
+        if self.request.method != "OPTIONS":
+            check_access(self.request, self.policy)
         self.session_id = self.get_query_argument("session_id", "") or ""
+
+    def set_default_headers(self) -> None:
+        policy = getattr(self, "policy", None)
+        if policy is not None:
+            set_cors_headers(self, policy)
+
+    def options(self, *args: str, **kwargs: str) -> None:
+        """Answer CORS preflight requests, with no token needed."""
+        self.set_status(204)
+        self.finish()
 
     async def get(self, kernel_id: str) -> None:
         """Upgrade to a websocket once the kernel is known to exist (404 JSON otherwise)."""
@@ -90,10 +100,9 @@ class ChannelsHandler(WebSocketHandler):
             log.info("Closing websocket to kernel %s: %s", self.hub.connection.kernel_id, err)
             self.close_for(CLOSE_INVALID, str(err))
             return
-        if not self.hub.connection.is_open:
-            log.warning(
-                "Kernel %s is not connected; message dropped", self.hub.connection.kernel_id
-            )
+        kernel_id = self.hub.connection.kernel_id
+        if kernel_id not in self.kernel_manager.connections:
+            self.hubs.kernel_gone(kernel_id)  # shut down (or culled) behind our back
             return
         self.hub.send(self, parsed)
 
@@ -123,14 +132,7 @@ class ChannelsHandler(WebSocketHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """JSON `{"reason", "message"}` like every other handler, for a refused upgrade."""
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        message = responses.get(status_code, "Unknown")
-        if isinstance(error, GatewayError):
-            status_code, message = error.status_code, error.message
-        self.set_status(status_code)
-        self.set_header("Content-Type", "application/json")
-        reason = responses.get(status_code, "Unknown")
-        self.finish(json.dumps({"reason": reason, "message": message}))
+        write_json_error(self, status_code, kwargs.get("exc_info", (None, None, None))[1])
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, GatewayError):

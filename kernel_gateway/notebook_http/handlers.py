@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +14,9 @@ from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
 from ..services.kernels.execution import execute
 from ..services.kernels.pool import KernelPool
 from .endpoints import Endpoint, Route
-from .request_utils import (
-    EndpointResponse,
-    build_request,
-    map_response,
-    request_assignment,
-)
+from .request_utils import EndpointResponse, build_request, map_response, request_assignment
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colors of IPython tracebacks
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,7 @@ class EndpointHandler(GatewayHandler):
         self.endpoint_settings = endpoint_settings
         self.chunks: list[bytes] = []
         self.received = 0
+        self.uploaded = False
 
     def prepare(self) -> None:
         """After the headers, before the body: access checks, then 405 and 413."""
@@ -73,6 +72,7 @@ class EndpointHandler(GatewayHandler):
 
     async def serve(self, **path_args: str) -> None:
         """Answer one request: its endpoint's cells on a borrowed kernel, their output mapped."""
+        self.uploaded = True
         settings = self.endpoint_settings
         if self.received > settings.max_body_size:
             raise self.too_large(self.received)
@@ -82,6 +82,13 @@ class EndpointHandler(GatewayHandler):
         self.write_response(map_response(results[0], results[1] if len(results) > 1 else None))
 
     get = post = put = patch = delete = serve  # type: ignore[assignment]
+
+    def on_connection_close(self) -> None:
+        """The client left; if it left mid-upload, tornado never calls `on_finish`, so call it
+        here, or shutdown would wait for a request that will never run."""
+        super().on_connection_close()
+        if not self.uploaded:
+            self.on_finish()
 
     def endpoint(self) -> Endpoint:
         """The endpoint of the request's method (HEAD runs GET's); MethodNotAllowed if none."""
@@ -133,20 +140,18 @@ class EndpointHandler(GatewayHandler):
         self.clear_header("Content-Type")
         for name, value in response.headers:
             self.add_header(name, value)
-        self.finish(response.body)
+        self.finish(response.body or None)  # tornado refuses even b"" with a 204 or 304
 
     def compute_etag(self) -> None:
         """No ETag: endpoint answers are computed afresh, hashing them is wasted work."""
         return None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The base JSON error; with show_tracebacks, a failing cell's traceback as plain text."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if (
-            isinstance(error, CellError)
-            and self.endpoint_settings.show_tracebacks
-            and error.traceback
-        ):
-            error.message = f"{error.message}\n" + "\n".join(error.traceback)
+        if isinstance(error, CellError) and self.endpoint_settings.show_tracebacks:
+            lines = [ANSI_ESCAPE.sub("", line) for line in error.traceback]
+            error.message = "\n".join([error.message, *lines])
         super().write_error(status_code, **kwargs)
 
 

@@ -218,5 +218,5 @@ async def test_keepalive_pings(gateway_factory: GatewayFactory) -> None:
     ws = await KernelSocket.open(gateway.ws_url, model["id"])
     pinged = asyncio.Event()
     ws.conn.on_ping = lambda data: pinged.set()  # type: ignore[method-assign]
-    await asyncio.wait_for(pinged.wait(), 5)
+    await asyncio.wait_for(pinged.wait(), 15)
     await ws.close()

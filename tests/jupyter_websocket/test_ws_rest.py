@@ -160,3 +160,13 @@ async def test_prespawned_and_warm_kernels(gateway_factory: GatewayFactory) -> N
     code = "import os; print(os.environ.get('KERNEL_FOO'))"
     assert stdout(await ws.execute(code)) == "warm\n"
     await ws.close()
+
+
+def test_max_kernels_is_403(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory("--KernelGatewayApp.max_kernels=1")
+    start(gateway)
+    for path, body in (("/api/kernels", {}), ("/api/sessions", {"path": "p", "type": "t"})):
+        status, answer = gateway.json("POST", path, body)
+        assert status == 403
+        assert isinstance(answer, dict)
+        assert answer["reason"] == "Forbidden"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -113,3 +114,15 @@ def test_unknown_sessions(gateway: Gateway) -> None:
     assert gateway.json("GET", "/api/sessions/nope")[0] == 404
     assert gateway.json("PATCH", "/api/sessions/nope", {"path": "x"})[0] == 404
     assert gateway.request("DELETE", "/api/sessions/nope")[0] == 404
+
+
+def test_concurrent_creates_for_one_path_share_a_session(gateway: Gateway) -> None:
+    before = kernel_ids(gateway)
+    body = {"path": "same.ipynb", "type": "notebook"}
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: gateway.json("POST", "/api/sessions", body), range(3)))
+    ids = {model["id"] for _, model in answers}  # type: ignore[index]
+    assert [status for status, _ in answers] == [201, 201, 201]
+    assert len(ids) == 1
+    assert len(kernel_ids(gateway) - before) == 1
+    gateway.request("DELETE", f"/api/sessions/{ids.pop()}")

@@ -13,8 +13,13 @@ API = Path(__file__).parent / "notebooks" / "api.ipynb"
 
 @pytest.fixture(scope="module")
 def guarded(module_gateway_factory: GatewayFactory) -> Gateway:
-    """api.ipynb chosen by KG_API and KG_SEED_URI, behind a token, under /base."""
-    env = {"KG_API": "notebook-http", "KG_SEED_URI": str(API), "KG_MAX_BODY_SIZE": "100"}
+    """api.ipynb chosen by KG_* variables, behind a token, under /base."""
+    env = {
+        "KG_API": "notebook-http",
+        "KG_SEED_URI": str(API),
+        "KG_MAX_BODY_SIZE": "100",
+        "KG_SHOW_TRACEBACKS": "true",
+    }
     return module_gateway_factory(
         "--auth_token=t", "--base_url=/base", env=env, ready_path="/seeded"
     )
@@ -65,3 +70,12 @@ def test_kg_max_body_size(guarded: Gateway) -> None:
 def test_source_and_public_are_off_by_default(guarded: Gateway) -> None:
     assert guarded.request("GET", "/_api/source")[0] == 404
     assert guarded.request("GET", "/public/api.ipynb")[0] == 404
+
+
+def test_kg_show_tracebacks_gives_the_traceback_as_plain_text(guarded: Gateway) -> None:
+    status, body = guarded.json("GET", "/fail")
+    assert status == 500
+    assert body["message"].startswith("ValueError: boom\n")
+    assert "Traceback (most recent call last)" in body["message"]
+    assert "----> 3 raise ValueError(" in body["message"]  # the endpoint's line, after REQUEST's
+    assert "\x1b" not in body["message"]

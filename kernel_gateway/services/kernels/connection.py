@@ -28,6 +28,7 @@ from jupyter_client.manager import KernelManager
 DELIMITER = b"<IDS|MSG>"
 PROTOCOL_VERSION = "5.3"
 REQUEST_CHANNELS = ("shell", "control", "stdin")
+UNANSWERED_CHANNELS = ("control", "stdin")  # no reply proves these connected: watch handshakes
 
 Receiver = Callable[["KernelMessage"], None]
 
@@ -149,6 +150,8 @@ class KernelConnection:
         self._identity = uuid.uuid4().hex.encode()
         self.session_id = uuid.uuid4().hex
         self._sockets: dict[str, zmq.Socket] = {}
+        self._monitors: dict[str, zmq.Socket] = {}
+        self._linked = asyncio.Event()
         self._key = b""
         self._digest = "sha256"
         self._routes: dict[str, Receiver] = {}
@@ -169,14 +172,48 @@ class KernelConnection:
         self._digest = session.signature_scheme.partition("-")[2] or "sha256"
         info = self._km.get_connection_info()
         loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._linked = asyncio.Event()
         for channel in (*REQUEST_CHANNELS, "iopub"):
             socket = connect_socket(info, channel, self._identity)
             loop.add_reader(socket.FD, self._drain, channel, socket)
             self._sockets[channel] = socket
-        self._loop = loop
+        for channel in UNANSWERED_CHANNELS:
+            self._watch_handshake(channel, self._sockets[channel])
+
+    def _watch_handshake(self, channel: str, socket: zmq.Socket) -> None:
+        """Note when `socket` has shaken hands with the kernel.
+
+        The kernel sends input requests to our identity on stdin; until the handshake is done
+        it has no route to us and drops them. Shell proves itself by answering kernel_info.
+        """
+        monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self._monitors[channel] = monitor
+        self._loop.add_reader(monitor.FD, self._check_handshake, channel)
+        self._loop.call_soon(self._check_handshake, channel)
+
+    def _check_handshake(self, channel: str) -> None:
+        monitor = self._monitors.get(channel)
+        if monitor is None:
+            return
+        try:
+            monitor.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        self._stop_monitor(channel)
+        if not self._monitors:
+            self._linked.set()
+
+    def _stop_monitor(self, channel: str) -> None:
+        monitor = self._monitors.pop(channel)
+        self._loop.remove_reader(monitor.FD)
+        self._sockets[channel].disable_monitor()
+        monitor.close(linger=0)
 
     def close(self) -> None:
         """Close the sockets; routes and subscribers stay for a later `open`."""
+        for channel in list(self._monitors):
+            self._stop_monitor(channel)
         for socket in self._sockets.values():
             self._loop.remove_reader(socket.FD)
             socket.close(linger=0)
@@ -270,7 +307,8 @@ class KernelConnection:
     # -- readiness ---------------------------------------------------------------------------
 
     async def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Ask for kernel_info until the kernel answers and its iopub reaches us.
+        """Ask for kernel_info until the kernel answers, its iopub reaches us and our stdin
+        and control sockets have shaken hands with it.
 
         Returns the kernel_info reply content. Raises TimeoutError after `timeout` seconds.
         """
@@ -293,6 +331,9 @@ class KernelConnection:
                     raise TimeoutError(f"kernel {self.kernel_id} did not answer in {timeout}s")
                 probes.append(self.request("shell", "kernel_info_request", {}, receive))
                 await asyncio.wait([ready], timeout=0.2)
+            await asyncio.wait_for(self._linked.wait(), max(deadline - loop.time(), 0.1))
+        except asyncio.TimeoutError as err:
+            raise TimeoutError(f"kernel {self.kernel_id} did not connect in {timeout}s") from err
         finally:
             for msg_id in probes:
                 self.forget(msg_id)

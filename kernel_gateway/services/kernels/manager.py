@@ -10,12 +10,13 @@ of idle kernels.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from jupyter_client.ioloop import AsyncIOLoopKernelManager
+from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
@@ -34,10 +35,23 @@ __all__ = ["KernelPolicy", "MappingKernelManager", "client_env"]
 KERNEL_READY_TIMEOUT = 60.0
 
 
+class QuickKernelRestarter(AsyncIOLoopKernelRestarter):
+    """Checks a kernel's process every half second (jupyter_client's default is 3 s), so a
+    request on a kernel that died learns it at once instead of waiting for the next check."""
+
+    @default("time_to_dead")
+    def _time_to_dead_default(self) -> float:
+        return 0.5
+
+
 class GatewayKernelManager(AsyncIOLoopKernelManager):
     """One kernel's manager; tells the gateway each time its process (re)starts."""
 
     on_started: Callable[[], None] | None = None
+
+    @default("restarter_class")
+    def _restarter_class_default(self) -> type:
+        return QuickKernelRestarter
 
     async def _async_post_start_kernel(self, **kw: Any) -> None:
         await super()._async_post_start_kernel(**kw)
@@ -78,6 +92,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self.policy = policy or KernelPolicy()
         self.connections: dict[str, KernelConnection] = {}
         self.death_listeners: list[Callable[[str], None]] = []
+        self.removal_listeners: list[Callable[[str], None]] = []  # shut down, culled or dead
+        self._handed_out: set[str] = set()
         self._starting = 0
         self._culler: PeriodicCallback | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -114,10 +130,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
         limit = self.policy.max_kernels
         if limit is not None and len(self.kernel_ids()) + self._starting >= limit:
             raise KernelLimitReached(f"A max kernels limit of {limit} has been reached")
-        warm = await self._take_warm(name, env or {})
-        if warm is not None:
-            return warm
-        return await self._start_fresh(name, env or {}, restart_on_death)
+        kernel_id = await self._take_warm(name, env or {})
+        if kernel_id is None:
+            kernel_id = await self._start_fresh(name, env or {}, restart_on_death)
+        self._handed_out.add(kernel_id)
+        return kernel_id
 
     async def _start_fresh(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
         options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
@@ -176,12 +193,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
                 await self.shutdown_kernel(kernel_id, now=True)
         return None
 
-    def _is_warm(self, kernel_id: str) -> bool:
-        return self.warm_pool is not None and kernel_id in self.warm_pool.idle
-
     def kernel_ids(self) -> list[str]:
-        """Ids of the kernels clients have: running, and not waiting in the warm pool."""
-        return [kernel_id for kernel_id in self.connections if not self._is_warm(kernel_id)]
+        """Ids of the kernels handed out (not those warming up or waiting in the warm pool)."""
+        return [kernel_id for kernel_id in self.connections if kernel_id in self._handed_out]
 
     async def _attach(self, kernel_id: str, restart_on_death: bool) -> None:
         km = self.get_kernel(kernel_id)
@@ -242,7 +256,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
     def connection(self, kernel_id: str) -> KernelConnection:
         """The shared connection to a kernel; raises UnknownKernel."""
         connection = self.connections.get(kernel_id)
-        if connection is None or self._is_warm(kernel_id):
+        if connection is None or kernel_id not in self._handed_out:
             raise UnknownKernel(kernel_id)
         return connection
 
@@ -251,12 +265,26 @@ class MappingKernelManager(AsyncMultiKernelManager):
     ) -> None:
         """Shut a kernel down and forget it; raises UnknownKernel."""
         connection = self.connections.pop(kernel_id, None)
+        self._handed_out.discard(kernel_id)
+        if connection is not None:
+            for listener in list(self.removal_listeners):
+                listener(kernel_id)
         if connection is None and kernel_id not in self._kernels:
             raise UnknownKernel(kernel_id)
         if connection is not None:
             connection.close()
-        if kernel_id in self._kernels:
+        km = self._kernels.get(kernel_id)
+        if km is not None:
+            await self._settle(km)
             await super().shutdown_kernel(kernel_id, now=now, restart=restart)
+
+    @staticmethod
+    async def _settle(km: GatewayKernelManager) -> None:
+        """Let a start or restart under way finish (or fail) before shutting the kernel down."""
+        ready = km.ready
+        if not ready.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(ready), KERNEL_READY_TIMEOUT)
 
     async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:  # type: ignore[override]
         """Restart a kernel in place (same id) and seed it again."""

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ...errors import CellError, CellTimeout, KernelUnavailable, StartupError
+from ...errors import CellError, CellTimeout, KernelUnavailable, StartupError, UnknownKernel
 from .connection import KernelConnection
 from .execution import execute
 from .manager import MappingKernelManager
@@ -104,6 +104,8 @@ class KernelPool:
         except CellTimeout:
             log.warning("Kernel %s ignored the interrupt; restarting it", kernel_id)
             await self.manager.restart_kernel(kernel_id, now=True)
+        except (KernelUnavailable, UnknownKernel):
+            return  # it died meanwhile: the death listener replaces it
         self._give_back(kernel_id)
 
     def _on_death(self, kernel_id: str) -> None:

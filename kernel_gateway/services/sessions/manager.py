@@ -8,6 +8,7 @@ dropped the next time anyone looks at it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from contextlib import suppress
 from typing import Any
@@ -31,17 +32,29 @@ class SessionManager:
     def __init__(self, kernel_manager: MappingKernelManager) -> None:
         self.kernel_manager = kernel_manager
         self._records: dict[str, SessionRecord] = {}
+        self._creating: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def create(self, request: NewSession) -> dict[str, Any]:
         """Return the session for `request.path`, creating it (and its kernel) if needed.
 
-        An existing kernel is reused when `request.kernel_id` names one. Raises UnknownKernel
+        Concurrent requests for one path share one creation. An existing kernel is reused when
+        `request.kernel_id` names one. Raises UnknownKernel
         for an unknown kernel id, and whatever `start_kernel` raises (UnknownKernelSpec,
         KernelLimitReached, ...).
         """
         existing = self._find_by_path(request.path)
         if existing is not None:
             return existing
+        if request.path in self._creating:
+            return await asyncio.shield(self._creating[request.path])
+        creating = asyncio.ensure_future(self._create(request))
+        self._creating[request.path] = creating
+        try:
+            return await asyncio.shield(creating)
+        finally:
+            self._creating.pop(request.path, None)
+
+    async def _create(self, request: NewSession) -> dict[str, Any]:
         if request.kernel_id is not None:
             self.kernel_manager.kernel_model(request.kernel_id)
             kernel_id = request.kernel_id

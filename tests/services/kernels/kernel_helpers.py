@@ -87,13 +87,13 @@ def kernel_children() -> list[int]:
     return pids
 
 
-async def wait_for(condition: Any, timeout: float, what: str) -> None:
-    """Poll `condition()` until it is true; fail with `what` after `timeout` seconds."""
+async def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll `condition()` every `interval` s until true; fail with `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(interval)
 
 
 def outputs(results: Sequence[ExecutionResult]) -> list[tuple[str, str]]:

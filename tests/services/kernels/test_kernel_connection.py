@@ -16,6 +16,7 @@ from kernel_gateway.services.kernels.connection import (
     iso_time,
     new_header,
     status_message,
+    top_level_string,
 )
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -90,6 +91,30 @@ def test_message_buffers_are_the_parts_after_content() -> None:
     parts = parts_of({"msg_type": "comm_msg"}, None, b"{}", b"\x00\x01", b"second")
 
     assert KernelMessage("iopub", parts).buffers == [b"\x00\x01", b"second"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"msg_id":"abc","msg_type":"status"}', "status"),
+        (b'{ "msg_type" :  "execute_reply" }', "execute_reply"),
+        (b'{"username":"msg_type","msg_type":"stream"}', "stream"),
+        (b'{"note":"\\"msg_type\\":\\"evil\\"","msg_type":"real"}', "real"),
+        (b'{"msg_type":"quote\\"d"}', 'quote"d'),
+        (b'{"msg_type":"\\u00e9t\\u00e9"}', "\u00e9t\u00e9"),
+        ('{"msg_type":"été"}'.encode(), "été"),
+        (b'{"inner":{"msg_type":"nested"},"msg_type":"outer"}', "outer"),
+        (b'{"inner":{"msg_type":"nested"}}', ""),
+        (b'{"msg_type":null}', ""),
+        (b'{"msg_type":3}', ""),
+        (b"[]", ""),
+        (b"not json", ""),
+        (b"{}", ""),
+        (b"", ""),
+    ],
+)
+def test_top_level_string_reads_one_field_as_json_would(raw: bytes, expected: str) -> None:
+    assert top_level_string(raw, "msg_type") == expected
 
 
 def test_dump_is_compact_utf8_json() -> None:

@@ -48,6 +48,10 @@ def synthetic_states(messages: list[KernelMessage], connection: KernelConnection
     ]
 
 
+def files_in(folder: Path) -> set[Path]:
+    return set(folder.iterdir())
+
+
 # -- kernel names (no kernel started) --------------------------------------------------------
 
 
@@ -76,7 +80,7 @@ def test_kernel_name_is_forced_requested_default_then_the_spec_managers() -> Non
 def test_an_unknown_kernel_name_raises_unknown_kernel_spec(
     policy: dict[str, str], requested: str | None
 ) -> None:
-    with pytest.raises(UnknownKernelSpec, match="^No such kernel: no_such_kernel$") as info:
+    with pytest.raises(UnknownKernelSpec, match=r"^No such kernel: no_such_kernel$") as info:
         manager_with(**policy).resolve_kernel_name(requested)
 
     assert info.value.name == "no_such_kernel"
@@ -101,14 +105,14 @@ async def test_start_refuses_unknown_names_and_unknown_ids() -> None:
             manager.connection,
             manager.kernel_model,
         ):
-            with pytest.raises(UnknownKernel, match="^Kernel does not exist: nope$"):
+            with pytest.raises(UnknownKernel, match=r"^Kernel does not exist: nope$"):
                 operation("nope")
         for action in (
             manager.shutdown_kernel,
             manager.restart_kernel,
             manager.interrupt_kernel,
         ):
-            with pytest.raises(UnknownKernel, match="^Kernel does not exist: nope$"):
+            with pytest.raises(UnknownKernel, match=r"^Kernel does not exist: nope$"):
                 await action("nope")
 
 
@@ -122,7 +126,7 @@ async def test_seed_cells_run_before_start_kernel_returns() -> None:
 async def test_a_failing_seed_cell_raises_cell_error_and_leaves_no_kernel() -> None:
     seeds = ("import sys", "print('seeding')", "1 / 0", "never = True")
     async with running_manager(seed_cells=seeds) as manager:
-        with pytest.raises(CellError, match="^ZeroDivisionError: division by zero$") as info:
+        with pytest.raises(CellError, match=r"^ZeroDivisionError: division by zero$") as info:
             await manager.start_kernel()
 
         assert (info.value.ename, info.value.evalue) == ("ZeroDivisionError", "division by zero")
@@ -169,13 +173,15 @@ async def test_connection_files_go_to_the_runtime_dir_not_the_current_one(
         connection_file = Path(manager.get_kernel(kernel_id).connection_file)
 
         assert connection_file.parent == Path(jupyter_runtime_dir())
-        assert connection_file.is_file()
-        assert list(tmp_path.iterdir()) == []
+        assert (files_in(connection_file.parent) & {connection_file}, files_in(tmp_path)) == (
+            {connection_file},
+            set(),
+        )
 
         await manager.shutdown_kernel(kernel_id)
 
-        assert not connection_file.exists()
-    assert list(tmp_path.iterdir()) == []
+        assert connection_file not in files_in(connection_file.parent)
+    assert files_in(tmp_path) == set()
 
 
 async def test_max_kernels_counts_running_and_starting_kernels() -> None:

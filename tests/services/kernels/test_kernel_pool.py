@@ -15,7 +15,6 @@ from kernel_helpers import (
     evaluate,
     is_running,
     kernel_pid,
-    provisioner_pid,
     run,
     running_manager,
     wait_for,
@@ -103,7 +102,7 @@ async def test_borrowers_wait_in_line_and_max_wait_gives_up() -> None:
             left_waiting = asyncio.ensure_future(waiter("w1"))
             await asyncio.sleep(0.1)
             await pool.stop()
-            with pytest.raises(KernelUnavailable, match="^The gateway is shutting down$"):
+            with pytest.raises(KernelUnavailable, match=r"^The gateway is shutting down$"):
                 await left_waiting
 
 
@@ -113,13 +112,18 @@ async def test_a_kernel_that_dies_while_lent_is_replaced() -> None:
             async with pool.borrow() as connection:
                 survivor_id = connection.kernel_id
 
+            lent: list[tuple[str, int]] = []
+
+            async def kill_while_lent() -> None:
+                async with pool.borrow() as connection:
+                    lent.append((connection.kernel_id, await kernel_pid(connection)))
+                    await execute(connection, [KILL_SELF], timeout=20)
+
             started = time.monotonic()
             with pytest.raises(KernelUnavailable):
-                async with pool.borrow() as connection:
-                    dead_id = connection.kernel_id
-                    dead_pid = await kernel_pid(connection)
-                    await execute(connection, [KILL_SELF], timeout=20)
+                await kill_while_lent()
             assert time.monotonic() - started < 8
+            ((dead_id, dead_pid),) = lent
 
             await wait_for(
                 lambda: len(manager.kernel_ids()) == 2 and dead_id not in manager.kernel_ids(),
@@ -160,7 +164,7 @@ async def test_a_failing_seed_cell_stops_the_pool_from_starting() -> None:
     async with running_manager(seed_cells=("1 / 0",)) as manager:
         pool = KernelPool(manager, 1, None)
 
-        with pytest.raises(StartupError, match="^A seed cell failed: ZeroDivisionError: "):
+        with pytest.raises(StartupError, match=r"^A seed cell failed: ZeroDivisionError: "):
             await pool.start()
 
         assert manager.kernel_ids() == []

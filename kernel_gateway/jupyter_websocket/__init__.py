@@ -105,6 +105,7 @@ class JupyterWebsocketPersonality(Personality):
         try:
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
             await manager.start_warm_pool(self.context.kernel_pool_size)
+            manager.start_culling()
         except CellError as err:
             raise StartupError(f"A seed cell failed: {err}") from err
         except (GatewayError, TimeoutError, OSError, RuntimeError) as err:

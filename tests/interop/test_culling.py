@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,6 +38,15 @@ def gateways(module_gateway_factory: GatewayFactory) -> dict[str, Gateway]:
     for gateway in started.values():
         wait_until_serving(gateway, "/api")
     return started
+
+
+@pytest.fixture(autouse=True)
+def logs_on_failure(gateways: dict[str, Gateway]) -> Iterator[None]:
+    """Print what each gateway logged during the test (pytest shows it only on failure)."""
+    starts = {name: len(gateway.log()) for name, gateway in gateways.items()}
+    yield
+    for name, gateway in gateways.items():
+        print(f"---- gateway {name} ----\n" + gateway.log()[starts[name] :])
 
 
 def start_kernel(gateway: Gateway) -> tuple[str, int]:
@@ -77,8 +86,10 @@ async def connected(gateway: Gateway, kernel_id: str) -> AsyncIterator[WebSocket
     try:
         yield ws
     finally:
+        closed_by_gateway = ws.close_code is not None
         ws.close()
-        await closed(ws)
+        if not closed_by_gateway:
+            await closed(ws)
 
 
 async def send_execute(ws: WebSocketClientConnection, code: str) -> str:
@@ -107,14 +118,6 @@ async def closed(ws: WebSocketClientConnection) -> None:
         pass
 
 
-XFAIL_NO_CULLER = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MappingKernelManager.start_culling() (services/kernels/manager.py) is never "
-    "called by the app or a personality, so cull_idle_timeout has no effect",
-)
-
-
-@XFAIL_NO_CULLER
 async def test_idle_kernels_are_culled_when_set_by_cli_or_env(
     gateways: dict[str, Gateway],
 ) -> None:
@@ -127,7 +130,6 @@ async def test_idle_kernels_are_culled_when_set_by_cli_or_env(
     )
 
 
-@XFAIL_NO_CULLER
 async def test_connected_kernel_survives_until_its_websocket_closes(
     gateways: dict[str, Gateway],
 ) -> None:
@@ -140,7 +142,6 @@ async def test_connected_kernel_survives_until_its_websocket_closes(
     await eventually(culled(gateway, kernel_id, pid), CULLED_WITHIN)
 
 
-@XFAIL_NO_CULLER
 async def test_connected_kernel_is_culled_with_cull_connected(
     gateways: dict[str, Gateway],
 ) -> None:
@@ -151,7 +152,6 @@ async def test_connected_kernel_is_culled_with_cull_connected(
         await closed(ws)  # by the gateway
 
 
-@XFAIL_NO_CULLER
 async def test_busy_kernel_is_not_culled_until_idle(gateways: dict[str, Gateway]) -> None:
     """With cull_connected on, only being busy keeps this kernel (cull_busy is off)."""
     gateway = gateways["connected"]

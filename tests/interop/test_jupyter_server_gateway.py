@@ -157,7 +157,7 @@ class ServerSocket:
             await self.conn.write_message(json.dumps({**msg, "channel": channel}))
 
     async def receive(self) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.conn.read_message(), TIMEOUT)
+        frame = await self.next_frame()
         assert frame is not None, "websocket closed"
         if not self.v1:
             return dict(json.loads(frame))
@@ -184,9 +184,14 @@ class ServerSocket:
 
     async def close(self) -> None:
         """Close and wait for the server's close, so no socket is left to the garbage collector."""
+        closed_by_server = self.conn.close_code is not None
         self.conn.close()
-        while await asyncio.wait_for(self.conn.read_message(), TIMEOUT) is not None:
+        while not closed_by_server and await self.next_frame() is not None:
             pass
+
+    async def next_frame(self) -> str | bytes | None:
+        """The next frame the server sends; None once it closed the websocket."""
+        return await asyncio.wait_for(self.conn.read_message(), TIMEOUT)
 
 
 @asynccontextmanager

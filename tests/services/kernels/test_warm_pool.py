@@ -173,12 +173,6 @@ async def test_warm_kernels_are_hidden_then_handed_out_with_the_requested_env(
         assert len(kernel_children()) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a kernel the warm pool is refilling with is listed by kernel_ids() "
-    "(and kernel_models(), connection(), max_kernels, culling) from _attach until "
-    "_refill_warm_pool appends it to pool.idle, about a kernel start-up",
-)
 async def test_a_refilling_warm_kernel_stays_hidden() -> None:
     async with running_manager() as manager:
         await manager.start_warm_pool(1)

@@ -127,7 +127,7 @@ def status_message(execution_state: str, kernel_session: str) -> KernelMessage:
 def connect_socket(info: Mapping[str, Any], channel: str, identity: bytes) -> zmq.Socket:
     """A socket connected to one of a kernel's channels, from its connection info."""
     kind = zmq.SUB if channel == "iopub" else zmq.DEALER
-    socket = zmq.Context.instance().socket(kind)
+    socket: zmq.Socket = zmq.Context.instance().socket(kind)
     socket.linger = 0
     if kind == zmq.SUB:
         socket.setsockopt(zmq.SUBSCRIBE, b"")

@@ -14,10 +14,10 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Any, cast
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
-from jupyter_client.kernelspec import NoSuchKernel
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 from tornado.ioloop import PeriodicCallback
@@ -101,6 +101,13 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     # -- starting ----------------------------------------------------------------------------
 
+    @property
+    def spec_manager(self) -> KernelSpecManager:
+        """The kernel spec manager (the app always gives one)."""
+        if self.kernel_spec_manager is None:
+            raise RuntimeError("MappingKernelManager needs a kernel_spec_manager")
+        return self.kernel_spec_manager
+
     def resolve_kernel_name(self, requested: str | None) -> str:
         """The kernel name to start: forced, requested, default, or the spec manager's."""
         name = (
@@ -110,7 +117,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             or self.default_kernel_name
         )
         try:
-            self.kernel_spec_manager.get_kernel_spec(name)
+            self.spec_manager.get_kernel_spec(name)
         except NoSuchKernel as err:
             raise UnknownKernelSpec(name) from err
         return name
@@ -182,7 +189,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         pool = self.warm_pool
         if pool is None:
             return None
-        language = self.kernel_spec_manager.get_kernel_spec(name).language
+        language = self.spec_manager.get_kernel_spec(name).language
         while pool.can_serve(name, language, env):
             kernel_id = pool.idle.popleft()
             self._background(self._refill_warm_pool(), "warm pool")
@@ -198,7 +205,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         return [kernel_id for kernel_id in self.connections if kernel_id in self._handed_out]
 
     async def _attach(self, kernel_id: str, restart_on_death: bool) -> None:
-        km = self.get_kernel(kernel_id)
+        km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
         connection = KernelConnection(kernel_id, km)
         connection.open()
         self.connections[kernel_id] = connection
@@ -273,7 +280,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             raise UnknownKernel(kernel_id)
         if connection is not None:
             connection.close()
-        km = self._kernels.get(kernel_id)
+        km = cast("GatewayKernelManager | None", self._kernels.get(kernel_id))
         if km is not None:
             await self._settle(km)
             await super().shutdown_kernel(kernel_id, now=now, restart=restart)
@@ -281,7 +288,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
     @staticmethod
     async def _settle(km: GatewayKernelManager) -> None:
         """Let a start or restart under way finish (or fail) before shutting the kernel down."""
-        ready = km.ready
+        ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future inside a running loop
         if not ready.done():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(ready), KERNEL_READY_TIMEOUT)
@@ -296,7 +303,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
     async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
         """Interrupt what a kernel is running; raises UnknownKernel."""
         self.connection(kernel_id)
-        await self.get_kernel(kernel_id).interrupt_kernel()
+        km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
+        await km.interrupt_kernel()
 
     def kernel_model(self, kernel_id: str) -> dict[str, Any]:
         """The kernel's model as Jupyter servers report it; raises UnknownKernel."""
@@ -323,7 +331,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             *(self.shutdown_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
             return_exceptions=True,
         )
-        await super().shutdown_all(now=now)
+        await super().shutdown_all(now=now)  # type: ignore[misc]  # async in this class
 
     # -- culling -----------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from ...errors import CellError, CellTimeout, KernelUnavailable, StartupError, UnknownKernel
 from .connection import KernelConnection
@@ -118,8 +119,8 @@ class KernelPool:
         log.info("Kernel %s joined the pool in place of a dead one", kernel_id)
         self._give_back(kernel_id)
 
-    def _spawn(self, work: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 

@@ -23,7 +23,14 @@ from jupyter_core.paths import jupyter_runtime_dir
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Integer, default
 
-from ...errors import CellError, KernelLimitReached, UnknownKernel, UnknownKernelSpec
+from ...errors import (
+    CellError,
+    CellTimeout,
+    KernelLimitReached,
+    KernelUnavailable,
+    UnknownKernel,
+    UnknownKernelSpec,
+)
 from .connection import KernelConnection, iso_time, status_message
 from .culling import idle_kernel_ids
 from .execution import execute
@@ -194,9 +201,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
             kernel_id = pool.idle.popleft()
             self._background(self._refill_warm_pool(), "warm pool")
             connection = self.connections.get(kernel_id)
-            if connection is not None and await pool.apply_env(connection, env):
-                return kernel_id
-            if connection is not None:
+            try:
+                if connection is not None and await pool.apply_env(connection, env):
+                    return kernel_id
+            except (KernelUnavailable, CellTimeout):
+                pass  # it died while waiting: start a fresh one instead
+            if kernel_id in self.connections:
                 await self.shutdown_kernel(kernel_id, now=True)
         return None
 
@@ -209,12 +219,17 @@ class MappingKernelManager(AsyncMultiKernelManager):
         connection = KernelConnection(kernel_id, km)
         connection.open()
         self.connections[kernel_id] = connection
-        km.on_started = connection.open
+        km.on_started = lambda: self._reopen(kernel_id, connection)
         if not restart_on_death and km._restarter is not None:
             km._restarter.restart_limit = 0
         km.add_restart_callback(lambda: self._on_auto_restart(kernel_id), "restart")
         km.add_restart_callback(lambda: self._on_death(kernel_id), "dead")
         await self._make_ready(connection)
+
+    def _reopen(self, kernel_id: str, connection: KernelConnection) -> None:
+        """Reconnect after a restart, unless the kernel was shut down meanwhile."""
+        if self.connections.get(kernel_id) is connection:
+            connection.open()
 
     async def _make_ready(self, connection: KernelConnection) -> None:
         """Wait for the kernel to answer, then run the seed cells on it."""

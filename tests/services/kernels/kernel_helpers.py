@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import contextlib
 import os
+import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,7 +35,35 @@ async def running_manager(
     try:
         yield manager
     finally:
-        await manager.shutdown_all(now=True)
+        try:
+            await manager.shutdown_all(now=True)
+        finally:
+            await release(manager)
+
+
+async def release(manager: MappingKernelManager) -> None:
+    """Make sure nothing of a manager outlives its test, even when its shutdown failed.
+
+    Stops and kills (by pid) the kernel processes that are left, reaps them, and closes their
+    sockets: left to the garbage collector they would fail some later test with
+    ResourceWarnings, and the manager's ZeroMQ context could block for ever in `term`.
+    """
+    for km in list(manager._kernels.values()):
+        km.stop_restarter()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(km.ready), 10)
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        if process is not None:
+            await asyncio.to_thread(process.wait)
+        km.cleanup_resources()
+    for connection in list(manager.connections.values()):
+        connection.close()
+    for pid in kernel_children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    manager.context.destroy(linger=0)
 
 
 async def run(connection: KernelConnection, *codes: str, timeout: float = 20) -> ExecutionResult:
@@ -44,9 +75,9 @@ async def run(connection: KernelConnection, *codes: str, timeout: float = 20) ->
 
 
 async def evaluate(connection: KernelConnection, expression: str) -> Any:
-    """The value of a Python expression in the kernel (its repr, evaluated here)."""
+    """The value of a Python expression in the kernel (its repr, read back as a literal)."""
     result = await run(connection, f"print(repr({expression}))")
-    return eval(result.stdout)  # the kernel is ours and prints a literal
+    return ast.literal_eval(result.stdout)
 
 
 async def kernel_pid(connection: KernelConnection) -> int:
@@ -76,7 +107,7 @@ def is_running(pid: int) -> bool:
 
 
 def kernel_children() -> list[int]:
-    """Pids of the ipykernel processes this test process has started and not reaped."""
+    """Pids of the ipykernel processes this test process started that still run."""
     pids = []
     for child in psutil.Process().children(recursive=True):
         try:
@@ -87,15 +118,12 @@ def kernel_children() -> list[int]:
     return pids
 
 
-async def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+async def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
     """Poll `condition()` every `interval` s until true; fail with `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s")
         await asyncio.sleep(interval)
-
-
-def outputs(results: Sequence[ExecutionResult]) -> list[tuple[str, str]]:
-    """(status, stdout) of each result, for compact assertions."""
-    return [(result.status, result.stdout) for result in results]

@@ -7,7 +7,7 @@ import dataclasses
 import time
 
 import pytest
-from kernel_helpers import KILL_SELF, running_manager
+from kernel_helpers import KILL_SELF, running_manager, wait_for
 
 from kernel_gateway.errors import CellTimeout, KernelUnavailable
 from kernel_gateway.services.kernels.execution import (
@@ -33,6 +33,13 @@ def test_an_empty_result_is_ok_without_outputs() -> None:
         status="ok", stdout="", stderr="", execute_result=None, display_data=(), error=None
     )
 
+
+# ipykernel aborts the requests queued when a cell fails; one that reaches its queue a moment
+# later may run (a race inside the kernel), but never comes back "ok" without its output.
+LATE_CELL_OUTCOMES = (
+    ExecutionResult("aborted"),
+    ExecutionResult("ok", execute_result={"text/plain": "42"}),
+)
 
 CELLS = [
     "import sys\nprint('out 1')\nprint('err', file=sys.stderr)\nprint('out 2')",
@@ -67,22 +74,24 @@ async def test_several_cells_return_their_own_outputs_in_order() -> None:
         ),
         ExecutionResult("error", stdout="before\n", error=error),
         ExecutionResult("aborted"),
-        ExecutionResult("aborted"),
+        results[5],
     ]
+    assert results[5] in LATE_CELL_OUTCOMES
     assert again == [ExecutionResult("ok", stdout="runs again\n")]
 
 
-async def test_cells_after_a_failing_one_always_come_back_aborted() -> None:
+async def test_cells_after_a_failing_one_come_back_aborted_every_time() -> None:
     """The shell reply and the iopub idle status race each other: the reply must not be lost."""
     async with running_manager() as manager:
         connection = manager.connection(await manager.start_kernel())
 
-        statuses = [
-            [result.status for result in await execute(connection, ["1/0", "1", "2"], 20)]
-            for _ in range(30)
-        ]
+        rounds = [await execute(connection, ["1/0", "2", "6 * 7"], 20) for _ in range(30)]
 
-    assert statuses == [["error", "aborted", "aborted"]] * 30
+    assert [[result.status for result in results[:2]] for results in rounds] == [
+        ["error", "aborted"]
+    ] * 30
+    assert [results[1] for results in rounds] == [ExecutionResult("aborted")] * 30
+    assert [results[2] for results in rounds if results[2] not in LATE_CELL_OUTCOMES] == []
 
 
 async def test_concurrent_requests_on_one_kernel_keep_their_outputs_apart() -> None:
@@ -131,6 +140,8 @@ async def test_a_kernel_killed_during_a_request_makes_it_unavailable() -> None:
             timeout=15,
         )
         elapsed = time.monotonic() - started
+        # shutting down during the restart is another test's subject: let the restart finish
+        await wait_for(lambda: restarted.execution_state == "idle", 15, "the restart")
 
     assert [type(outcome) for outcome in outcomes] == [KernelUnavailable, KernelUnavailable]
     assert [str(outcome) for outcome in outcomes] == [

@@ -52,6 +52,21 @@ def files_in(folder: Path) -> set[Path]:
     return set(folder.iterdir())
 
 
+def seeded_again(messages: list[KernelMessage]) -> bool:
+    """Whether the kernel has finished running the last seed cell (as its iopub tells)."""
+    last_seed = {
+        message.parent_msg_id
+        for message in messages
+        if message.msg_type == "execute_input" and message.content["code"] == SEEDS[-1]
+    }
+    return any(
+        message.msg_type == "status"
+        and message.parent_msg_id in last_seed
+        and message.content["execution_state"] == "idle"
+        for message in messages
+    )
+
+
 # -- kernel names (no kernel started) --------------------------------------------------------
 
 
@@ -291,21 +306,11 @@ async def test_a_killed_idle_kernel_restarts_by_itself_with_its_seed_state() -> 
         manager.death_listeners.append(deaths.append)
 
         os.kill(old_pid, signal.SIGKILL)
-        await wait_for(
-            lambda: "restarting" in synthetic_states(heard, connection), 6, "a restart notice"
-        )
-        await wait_for(
-            lambda: (
-                provisioner_pid(manager, kernel_id) != old_pid
-                and connection.execution_state == "idle"
-            ),
-            15,
-            "the restart",
-        )
+        await wait_for(lambda: seeded_again(heard), 15, "the restart and its seeding")
 
         assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
         assert manager.kernel_ids() == [kernel_id]
-        assert await kernel_pid(connection) == provisioner_pid(manager, kernel_id)
+        assert await kernel_pid(connection) == provisioner_pid(manager, kernel_id) != old_pid
         assert synthetic_states(heard, connection) == ["restarting"]
         assert deaths == []
 
@@ -323,7 +328,10 @@ async def test_a_killed_kernel_without_restart_is_announced_dead_and_forgotten()
 
         os.kill(pid, signal.SIGKILL)
         await wait_for(lambda: deaths != [], 6, "the death notice")
-        await wait_for(lambda: manager.kernel_ids() == [survivor], 5, "the dead kernel's removal")
+        await wait_for(
+            lambda: manager.list_kernel_ids() == [survivor], 5, "the dead kernel's removal"
+        )
+        assert manager.kernel_ids() == [survivor]
 
         assert deaths == [kernel_id]
         assert synthetic_states(heard, connection) == ["dead"]
@@ -348,6 +356,62 @@ async def test_shutdown_all_leaves_no_kernel_process() -> None:
         assert [is_running(pid) for pid in pids] == [False, False]
         assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
         assert kernel_children() == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: shutdown_kernel (so shutdown_all) issued as the 'restarting' notice goes out "
+    "raises InvalidStateError from jupyter_client's shutdown_kernel (km.ready.exception() on "
+    "a pending future: the notice precedes the restarter's km.restart_kernel, so _settle saw "
+    "the old, done `ready`); the restart then calls on_started, which reopens the sockets of "
+    "the connection shutdown_kernel had closed and forgotten",
+)
+async def test_shutdown_as_an_auto_restart_begins_closes_everything() -> None:
+    connections: list[KernelConnection] = []
+    try:
+        async with running_manager() as manager:
+            kernel_id = await manager.start_kernel()
+            connection = manager.connection(kernel_id)
+            connections.append(connection)
+            restarting = asyncio.get_running_loop().create_future()
+
+            def listen(message: KernelMessage) -> None:
+                if synthetic_states([message], connection) and not restarting.done():
+                    restarting.set_result(None)
+
+            connection.subscribe(listen)
+            os.kill(provisioner_pid(manager, kernel_id), signal.SIGKILL)
+            await asyncio.wait_for(restarting, 6)
+            await manager.shutdown_all()
+
+            assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
+            await wait_for(lambda: kernel_children() == [], 5, "every kernel's exit")
+            assert not connection.is_open
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: shutdown_all cancels the background shutdown_kernel that _on_death started "
+    "for a kernel that died with restart_on_death=False: cancelled before it runs, "
+    "jupyter_client's shutdown coroutine is never awaited (RuntimeWarning); cancelled inside "
+    "km.shutdown_kernel, the km keeps a pending `ready` and jupyter_client's shutdown_all "
+    "raises InvalidStateError from km.ready.exception()",
+)
+async def test_shutdown_all_while_a_dead_kernel_is_being_removed() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel(restart_on_death=False)
+
+        os.kill(provisioner_pid(manager, kernel_id), signal.SIGKILL)
+        await wait_for(
+            lambda: kernel_id not in manager.connections, 6, "the death notice", interval=0
+        )
+        await manager.shutdown_all()
+
+        assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
+        await wait_for(lambda: kernel_children() == [], 5, "every kernel's exit")
 
 
 async def test_culling_shuts_down_idle_kernels_that_are_not_exempt() -> None:

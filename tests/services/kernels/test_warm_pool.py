@@ -15,11 +15,13 @@ from kernel_helpers import (
     evaluate,
     kernel_children,
     provisioner_pid,
+    release,
     running_manager,
     wait_for,
 )
 
 from kernel_gateway.errors import UnknownKernel
+from kernel_gateway.services.kernels.connection import KernelConnection
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.warm_pool import WarmPool, environment_code
 
@@ -225,9 +227,7 @@ async def test_shutdown_all_while_a_refill_is_launching_its_kernel() -> None:
     finally:
         await asyncio.sleep(0.5)
         left = kernel_children()
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
-        manager.context.destroy(linger=0)
+        await release(manager)
 
     assert (failure, left) == (None, [])
 
@@ -263,13 +263,19 @@ async def test_warm_kernels_are_unknown_to_every_operation_by_id() -> None:
     "CellTimeout) out of start_kernel instead, so creating a kernel fails",
 )
 async def test_a_warm_kernel_that_died_is_not_handed_out() -> None:
-    async with running_manager() as manager:
-        await manager.start_warm_pool(1)
-        assert manager.warm_pool is not None
-        (warm_id,) = manager.warm_pool.idle
-        os.kill(provisioner_pid(manager, warm_id), signal.SIGKILL)
+    warm: list[KernelConnection] = []
+    try:
+        async with running_manager() as manager:
+            await manager.start_warm_pool(1)
+            assert manager.warm_pool is not None
+            (warm_id,) = manager.warm_pool.idle
+            warm.append(manager.connections[warm_id])
+            os.kill(provisioner_pid(manager, warm_id), signal.SIGKILL)
 
-        kernel_id = await manager.start_kernel(env={"KERNEL_FOO": "x"})
+            kernel_id = await manager.start_kernel(env={"KERNEL_FOO": "x"})
 
-        connection = manager.connection(kernel_id)
-        assert await evaluate(connection, "__import__('os').environ['KERNEL_FOO']") == "x"
+            connection = manager.connection(kernel_id)
+            assert await evaluate(connection, "__import__('os').environ['KERNEL_FOO']") == "x"
+    finally:
+        for connection in warm:  # a restart under way at shutdown reopens it (another bug)
+            connection.close()

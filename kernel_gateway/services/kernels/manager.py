@@ -340,8 +340,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Shut every kernel down (at gateway exit)."""
         self.stop_culling()
         self.warm_pool = None
-        for task in list(self._tasks):
-            task.cancel()
+        if self._tasks:  # let upkeep under way (refills, removals) finish: cancelling leaks
+            await asyncio.wait(list(self._tasks), timeout=KERNEL_READY_TIMEOUT)
         await asyncio.gather(
             *(self.shutdown_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
             return_exceptions=True,

@@ -358,14 +358,6 @@ async def test_shutdown_all_leaves_no_kernel_process() -> None:
         assert kernel_children() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shutdown_kernel (so shutdown_all) issued as the 'restarting' notice goes out "
-    "raises InvalidStateError from jupyter_client's shutdown_kernel (km.ready.exception() on "
-    "a pending future: the notice precedes the restarter's km.restart_kernel, so _settle saw "
-    "the old, done `ready`); the restart then calls on_started, which reopens the sockets of "
-    "the connection shutdown_kernel had closed and forgotten",
-)
 async def test_shutdown_as_an_auto_restart_begins_closes_everything() -> None:
     connections: list[KernelConnection] = []
     try:
@@ -392,14 +384,6 @@ async def test_shutdown_as_an_auto_restart_begins_closes_everything() -> None:
             connection.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shutdown_all cancels the background shutdown_kernel that _on_death started "
-    "for a kernel that died with restart_on_death=False: cancelled before it runs, "
-    "jupyter_client's shutdown coroutine is never awaited (RuntimeWarning); cancelled inside "
-    "km.shutdown_kernel, the km keeps a pending `ready` and jupyter_client's shutdown_all "
-    "raises InvalidStateError from km.ready.exception()",
-)
 async def test_shutdown_all_while_a_dead_kernel_is_being_removed() -> None:
     async with running_manager() as manager:
         kernel_id = await manager.start_kernel(restart_on_death=False)

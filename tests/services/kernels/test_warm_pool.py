@@ -204,12 +204,6 @@ async def test_shutdown_all_while_a_refill_waits_for_its_kernel_leaves_no_proces
         assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shutdown_all cancels the warm pool's refill task while jupyter_client's "
-    "start_kernel is pending; the cancelled entry stays in _pending_kernels, whose km never "
-    "reached _kernels, so AsyncMultiKernelManager.shutdown_all raises KeyError",
-)
 # the cancelled start leaves jupyter_client's start coroutines never awaited (the same bug)
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 async def test_shutdown_all_while_a_refill_is_launching_its_kernel() -> None:

@@ -163,7 +163,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         try:
             await self._attach(kernel_id, restart_on_death)
         except BaseException:
-            await self.shutdown_kernel(kernel_id, now=True)
+            await self._remove_kernel(kernel_id, now=True)
             raise
         return str(kernel_id)
 
@@ -207,7 +207,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             except (KernelUnavailable, CellTimeout):
                 pass  # it died while waiting: start a fresh one instead
             if kernel_id in self.connections:
-                await self.shutdown_kernel(kernel_id, now=True)
+                await self._remove_kernel(kernel_id, now=True)
         return None
 
     def kernel_ids(self) -> list[str]:
@@ -271,7 +271,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._announce(kernel_id, "dead")
         for listener in list(self.death_listeners):
             listener(kernel_id)
-        self._background(self.shutdown_kernel(kernel_id, now=True), kernel_id)
+        self._background(self._remove_kernel(kernel_id, now=True), kernel_id)
 
     # -- operations by id --------------------------------------------------------------------
 
@@ -285,7 +285,18 @@ class MappingKernelManager(AsyncMultiKernelManager):
     async def shutdown_kernel(  # type: ignore[override]
         self, kernel_id: str, now: bool = False, restart: bool = False
     ) -> None:
-        """Shut a kernel down and forget it; raises UnknownKernel."""
+        """Shut a handed-out kernel down and forget it; raises UnknownKernel for any other id."""
+        if kernel_id not in self._handed_out:
+            raise UnknownKernel(kernel_id)
+        await self._remove_kernel(kernel_id, now=now, restart=restart)
+
+    async def _remove_kernel(
+        self, kernel_id: str, now: bool = False, restart: bool = False
+    ) -> None:
+        """Shut any kernel down (handed out, warm or half started) and forget it."""
+        if self.warm_pool is not None and kernel_id in self.warm_pool.idle:
+            self.warm_pool.idle.remove(kernel_id)
+            self._background(self._refill_warm_pool(), "warm pool")
         connection = self.connections.pop(kernel_id, None)
         self._handed_out.discard(kernel_id)
         if connection is not None:
@@ -343,7 +354,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if self._tasks:  # let upkeep under way (refills, removals) finish: cancelling leaks
             await asyncio.wait(list(self._tasks), timeout=KERNEL_READY_TIMEOUT)
         await asyncio.gather(
-            *(self.shutdown_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
+            *(self._remove_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
             return_exceptions=True,
         )
         await super().shutdown_all(now=now)  # type: ignore[misc]  # async in this class

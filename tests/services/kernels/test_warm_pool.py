@@ -226,12 +226,6 @@ async def test_shutdown_all_while_a_refill_is_launching_its_kernel() -> None:
     assert (failure, left) == (None, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shutdown_kernel accepts a warm kernel's id (connection() and the other "
-    "operations by id raise UnknownKernel for it), shutting the kernel down while its id "
-    "stays in warm_pool.idle, so the pool counts itself full and does not refill",
-)
 async def test_warm_kernels_are_unknown_to_every_operation_by_id() -> None:
     async with running_manager() as manager:
         await manager.start_warm_pool(1)

@@ -11,10 +11,11 @@ from tornado.http1connection import HTTP1Connection
 
 from ..base.handlers import GatewayHandler
 from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
-from ..services.kernels.execution import execute
 from ..services.kernels.pool import KernelPool
 from .endpoints import Endpoint, Route
-from .request_utils import EndpointResponse, build_request, map_response, request_assignment
+from .request import build_request, request_assignment
+from .response import EndpointResponse, map_response
+from .runner import run_endpoint
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colors of IPython tracebacks
 
@@ -24,6 +25,7 @@ class EndpointSettings:
     """The mode's options every endpoint request needs."""
 
     language: str
+    inline_response_info: bool
     max_body_size: int
     request_timeout: float
     max_queue_wait: float
@@ -76,10 +78,17 @@ class EndpointHandler(GatewayHandler):
         settings = self.endpoint_settings
         if self.received > settings.max_body_size:
             raise self.too_large(self.received)
-        codes = self.cells(self.endpoint(), path_args)
+        endpoint = self.endpoint()
+        code = self.code(endpoint, path_args)
         async with self.pool.borrow(settings.max_queue_wait) as kernel:
-            results = await execute(kernel, codes, settings.request_timeout)
-        self.write_response(map_response(results[0], results[1] if len(results) > 1 else None))
+            results = await run_endpoint(
+                kernel,
+                code,
+                endpoint.response_info,
+                settings.request_timeout,
+                settings.inline_response_info,
+            )
+        self.write_response(map_response(*results))
 
     get = post = put = patch = delete = serve  # type: ignore[assignment]
 
@@ -99,8 +108,8 @@ class EndpointHandler(GatewayHandler):
             raise MethodNotAllowed(f"{method} is not allowed on {self.route.path}", allowed)
         return endpoint
 
-    def cells(self, endpoint: Endpoint, path_args: dict[str, str]) -> list[str]:
-        """The code to run: REQUEST assigned, then the endpoint; its ResponseInfo code, if any."""
+    def code(self, endpoint: Endpoint, path_args: dict[str, str]) -> str:
+        """The endpoint's code, after an assignment of the request to REQUEST."""
         request_json = build_request(
             b"".join(self.chunks),
             self.request.headers.get("Content-Type"),
@@ -109,10 +118,7 @@ class EndpointHandler(GatewayHandler):
             list(self.request.headers.get_all()),
         )
         assignment = request_assignment(request_json, self.endpoint_settings.language)
-        codes = [f"{assignment}\n{endpoint.source}"]
-        if endpoint.response_info:
-            codes.append(endpoint.response_info)
-        return codes
+        return f"{assignment}\n{endpoint.source}"
 
     def too_large(self, size: int) -> PayloadTooLarge:
         limit = self.endpoint_settings.max_body_size

@@ -112,6 +112,7 @@ class NotebookHTTPPersonality(Personality):
     def handlers(self) -> list[Route]:
         settings = EndpointSettings(
             language=self.parsed.language,
+            inline_response_info=self.parsed.language.lower() == "python",
             max_body_size=self.max_body_size,
             request_timeout=self.request_timeout,
             max_queue_wait=self.max_queue_wait,

@@ -9,7 +9,7 @@ may come first). No polling, no sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ class ExecutionResult:
     execute_result: dict[str, Any] | None = None
     display_data: tuple[dict[str, Any], ...] = ()
     error: tuple[str, str, tuple[str, ...]] | None = None
+    user_expressions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Outputs:
     display_data: list[dict[str, Any]] = field(default_factory=list)
     error: tuple[str, str, tuple[str, ...]] | None = None
     reply_status: str = ""
+    user_expressions: dict[str, Any] = field(default_factory=dict)
     idle: bool = False
 
     def add(self, message: KernelMessage) -> None:
@@ -57,7 +59,9 @@ class _Outputs:
             trace = tuple(content.get("traceback", ()))
             self.error = (content.get("ename", ""), content.get("evalue", ""), trace)
         elif kind == "execute_reply":
-            self.reply_status = message.content.get("status", "") or "ok"
+            content = message.content
+            self.reply_status = content.get("status", "") or "ok"
+            self.user_expressions = content.get("user_expressions") or {}
             self._finish_if_complete()
         elif kind == "status" and message.content.get("execution_state") == "idle":
             self.idle = True
@@ -77,29 +81,34 @@ class _Outputs:
             execute_result=self.execute_result,
             display_data=tuple(self.display_data),
             error=self.error,
+            user_expressions=self.user_expressions,
         )
 
 
-def execute_request(code: str) -> dict[str, Any]:
+def execute_request(code: str, user_expressions: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The content of an execute_request for `code`, as the gateway runs cells."""
     return {
         "code": code,
         "silent": False,
         "store_history": False,
-        "user_expressions": {},
+        "user_expressions": dict(user_expressions or {}),
         "allow_stdin": False,
         "stop_on_error": True,
     }
 
 
 async def execute(
-    connection: KernelConnection, codes: Sequence[str], timeout: float | None = None
+    connection: KernelConnection,
+    codes: Sequence[str],
+    timeout: float | None = None,
+    user_expressions: Mapping[str, str] | None = None,
 ) -> list[ExecutionResult]:
     """Run `codes` in order on one kernel and return each one's result.
 
-    All requests are sent at once. Raises CellTimeout when they take longer than `timeout`
-    seconds (None or 0: no limit), leaving the busy kernel to the caller; KernelUnavailable
-    when the kernel dies or restarts meanwhile.
+    All requests are sent at once. The kernel evaluates `user_expressions` after each code
+    that succeeds and returns them in its reply. Raises CellTimeout when they take longer
+    than `timeout` seconds (None or 0: no limit), leaving the busy kernel to the caller;
+    KernelUnavailable when the kernel dies or restarts meanwhile.
     """
     loop = asyncio.get_running_loop()
     pending = [_Outputs(loop.create_future()) for _ in codes]
@@ -115,7 +124,9 @@ async def execute(
 
     unsubscribe = connection.subscribe(watch_for_death)
     msg_ids = [
-        connection.request("shell", "execute_request", execute_request(code), outputs.add)
+        connection.request(
+            "shell", "execute_request", execute_request(code, user_expressions), outputs.add
+        )
         for code, outputs in zip(codes, pending, strict=True)
     ]
     try:

@@ -81,8 +81,7 @@ class KernelHub:
         self._owners: dict[str, Client | ReplayBuffer] = {}
         self._on_empty = on_empty
         self._held: deque[tuple[Client, ClientMessage]] = deque(maxlen=MAX_HELD)
-        self._kernel_session = ""  # session id of the kernel process last heard from
-        self._replacing: str | None = None  # that session, while a restart replaces it
+        self._restarting = False  # from the gateway's "restarting" until its "idle"
         self._unsubscribe = connection.subscribe(self._on_iopub)
 
     # -- websockets come and go --------------------------------------------------------------
@@ -131,7 +130,7 @@ class KernelHub:
 
     def send(self, client: Client, message: ClientMessage) -> None:
         """Pass a client's message to the kernel (held while it restarts)."""
-        if self._replacing is not None or not self.connection.is_open:
+        if self._restarting or not self.connection.is_open:
             self._held.append((client, message))
             return
         self._send_now(client, message)
@@ -159,22 +158,25 @@ class KernelHub:
             buffer.add(message)
 
     def _follow_restarts(self, status: KernelMessage) -> None:
-        """Hold client messages from "restarting" until the new kernel process speaks."""
+        """Hold client messages while the kernel restarts and is seeded again.
+
+        The gateway announces "restarting" when a restart begins and "idle" once the new
+        process has answered and run the seed cells (the kernel's own statuses come earlier).
+        """
+        if status.header.get("session") != self.connection.session_id:
+            return
         state = status.content.get("execution_state")
-        session = str(status.header.get("session", ""))
         if state == "restarting":
-            self._replacing = self._kernel_session
+            self._restarting = True
         elif state == "dead":
-            self._replacing = None
+            self._restarting = False
             self._held.clear()
-        elif session != self.connection.session_id:
-            self._kernel_session = session
-            if self._replacing is not None and session != self._replacing:
-                self._replacing = None
-                held, self._held = list(self._held), deque(maxlen=MAX_HELD)
-                for client, message in held:
-                    if client in self.clients:
-                        self._send_now(client, message)
+        elif state == "idle" and self._restarting:
+            self._restarting = False
+            held, self._held = list(self._held), deque(maxlen=MAX_HELD)
+            for client, message in held:
+                if client in self.clients:
+                    self._send_now(client, message)
 
     def _on_reply(self, message: KernelMessage) -> None:
         """A shell, control or stdin message answering a routed request (iopub is broadcast)."""

@@ -6,9 +6,10 @@ import asyncio
 import json
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import Gateway, GatewayFactory
+from conftest import Gateway, GatewayFactory, write_notebook
 from tornado.httpclient import HTTPClientError
 from ws_client import KernelSocket, of_type, stdout
 
@@ -183,6 +184,33 @@ async def test_kernel_death_is_announced_and_restarted(gateway: Gateway, kernel_
         assert msg is not None
         states.append(msg["content"].get("execution_state", ""))
     assert stdout(await ws.execute("print('back')")) == "back\n"
+    await ws.close()
+
+
+SLOW_SEED = "import time\ntime.sleep(0.5)\nseeded = 'yes'"
+
+
+async def test_code_sent_during_a_restart_runs_after_the_seed_cells(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = gateway_factory(f"--seed_uri={write_notebook(tmp_path / 'seed.ipynb', SLOW_SEED)}")
+    _, model = gateway.json("POST", "/api/kernels", {})
+    assert isinstance(model, dict)
+    ws = await KernelSocket.open(gateway.ws_url, model["id"])
+    assert stdout(await ws.execute("print(seeded)")) == "yes\n"
+
+    await ws.send("shell", "execute_request", {"code": "del seeded; import os; os._exit(1)"})
+    while (await ws.wait_for("status"))["content"]["execution_state"] != "restarting":
+        pass
+    assert stdout(await ws.execute("print(seeded)")) == "yes\n"  # held until seeded again
+
+    restart = asyncio.create_task(
+        asyncio.to_thread(gateway.request, "POST", f"/api/kernels/{model['id']}/restart")
+    )
+    while (await ws.wait_for("status"))["content"]["execution_state"] != "restarting":
+        pass
+    assert stdout(await ws.execute("print(seeded)")) == "yes\n"
+    assert (await restart)[0] == 200
     await ws.close()
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import zmq
 from jupyter_client.manager import KernelManager
 
+from ...errors import KernelUnavailable
+
 DELIMITER = b"<IDS|MSG>"
 PROTOCOL_VERSION = "5.3"
 REQUEST_CHANNELS = ("shell", "control", "stdin")
@@ -244,8 +246,10 @@ class KernelConnection:
 
     def send(self, channel: str, parts: Sequence[bytes]) -> None:
         """Sign and send one message given as raw parts (header, parent, metadata, content, ...)."""
+        socket = self._sockets.get(channel)
+        if socket is None:
+            raise KernelUnavailable(f"Kernel {self.kernel_id} is not connected (shut down?)")
         self.last_activity = time.time()
-        socket = self._sockets[channel]
         socket.send_multipart([DELIMITER, self.sign(parts), *parts])
         # Sending can swallow the edge that announces a reply: look for one on the next turn.
         self._loop.call_soon(self._drain, channel, socket)

@@ -252,7 +252,23 @@ class MappingKernelManager(AsyncMultiKernelManager):
     def _on_auto_restart(self, kernel_id: str) -> None:
         self.log.warning("Kernel %s died; restarting it", kernel_id)
         self._announce(kernel_id, "restarting")
-        self._background(self._make_ready(self.connections[kernel_id]), kernel_id)
+        self._background(self._reseed(kernel_id, self.connections[kernel_id]), kernel_id)
+
+    async def _reseed(self, kernel_id: str, connection: KernelConnection) -> None:
+        """Make a restarted kernel ready again, then announce it "idle" (unless it was removed).
+
+        Websocket clients' messages are held from "restarting" until that "idle", so they
+        reach the new kernel after its seed cells; a failure is announced too, then raised.
+        """
+        try:
+            await self._make_ready(connection)
+        except (KernelUnavailable, TimeoutError):
+            if self.connections.get(kernel_id) is not connection:
+                return
+            raise
+        finally:
+            if self.connections.get(kernel_id) is connection:
+                self._announce(kernel_id, "idle")
 
     def _background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
         """Run `work` on its own, keeping a reference and logging how it failed."""
@@ -313,18 +329,24 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     @staticmethod
     async def _settle(km: GatewayKernelManager) -> None:
-        """Let a start or restart under way finish (or fail) before shutting the kernel down."""
-        ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future inside a running loop
-        if not ready.done():
+        """Let a start or restart under way finish (or fail) before shutting the kernel down.
+
+        A restart replaces `km.ready` twice (once to stop, once to start), so wait until the
+        current one is done; no new restart begins once the restarter is stopped.
+        """
+        km.stop_restarter()
+        deadline = time.monotonic() + KERNEL_READY_TIMEOUT
+        while not km.ready.done() and time.monotonic() < deadline:
+            ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future in a running loop
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(ready), KERNEL_READY_TIMEOUT)
+                await asyncio.wait_for(asyncio.shield(ready), deadline - time.monotonic())
 
     async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:  # type: ignore[override]
         """Restart a kernel in place (same id) and seed it again."""
         connection = self.connection(kernel_id)
         self._announce(kernel_id, "restarting")
         await super().restart_kernel(kernel_id, now=now)
-        await self._make_ready(connection)
+        await self._reseed(kernel_id, connection)
 
     async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
         """Interrupt what a kernel is running; raises UnknownKernel."""

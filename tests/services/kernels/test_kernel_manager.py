@@ -266,7 +266,7 @@ async def test_restart_keeps_the_id_resets_state_and_seeds_again() -> None:
             42,
             False,
         )
-        assert synthetic_states(heard, connection) == ["restarting"]
+        assert synthetic_states(heard, connection) == ["restarting", "idle"]
 
 
 async def test_interrupt_stops_a_running_cell_quickly() -> None:
@@ -307,11 +307,12 @@ async def test_a_killed_idle_kernel_restarts_by_itself_with_its_seed_state() -> 
 
         os.kill(old_pid, signal.SIGKILL)
         await wait_for(lambda: seeded_again(heard), 15, "the restart and its seeding")
+        announced = ["restarting", "idle"]  # "idle" once seeded again
+        await wait_for(lambda: synthetic_states(heard, connection) == announced, 5, "idle")
 
         assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
         assert manager.kernel_ids() == [kernel_id]
         assert await kernel_pid(connection) == provisioner_pid(manager, kernel_id) != old_pid
-        assert synthetic_states(heard, connection) == ["restarting"]
         assert deaths == []
 
 

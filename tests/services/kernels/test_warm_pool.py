@@ -21,7 +21,6 @@ from kernel_helpers import (
 )
 
 from kernel_gateway.errors import UnknownKernel
-from kernel_gateway.services.kernels.connection import KernelConnection
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.warm_pool import WarmPool, environment_code
 
@@ -244,26 +243,16 @@ async def test_warm_kernels_are_unknown_to_every_operation_by_id() -> None:
         assert warm_id in manager.connections
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _take_warm falls back to a fresh kernel only when apply_env returns False; "
-    "when the warm kernel died while idle, execute() raises KernelUnavailable (or "
-    "CellTimeout) out of start_kernel instead, so creating a kernel fails",
-)
 async def test_a_warm_kernel_that_died_is_not_handed_out() -> None:
-    warm: list[KernelConnection] = []
-    try:
-        async with running_manager() as manager:
-            await manager.start_warm_pool(1)
-            assert manager.warm_pool is not None
-            (warm_id,) = manager.warm_pool.idle
-            warm.append(manager.connections[warm_id])
-            os.kill(provisioner_pid(manager, warm_id), signal.SIGKILL)
+    async with running_manager() as manager:
+        await manager.start_warm_pool(1)
+        assert manager.warm_pool is not None
+        (warm_id,) = manager.warm_pool.idle
+        os.kill(provisioner_pid(manager, warm_id), signal.SIGKILL)
 
-            kernel_id = await manager.start_kernel(env={"KERNEL_FOO": "x"})
+        kernel_id = await manager.start_kernel(env={"KERNEL_FOO": "x"})
 
-            connection = manager.connection(kernel_id)
-            assert await evaluate(connection, "__import__('os').environ['KERNEL_FOO']") == "x"
-    finally:
-        for connection in warm:  # a restart under way at shutdown reopens it (another bug)
-            connection.close()
+        assert kernel_id != warm_id
+        assert warm_id not in manager.connections
+        connection = manager.connection(kernel_id)
+        assert await evaluate(connection, "__import__('os').environ['KERNEL_FOO']") == "x"

@@ -67,17 +67,22 @@ class EndpointHandler(GatewayHandler):
             raise
 
     def data_received(self, chunk: bytes) -> None:
-        """Keep the body up to max_body_size; only count the rest (a chunked body has no length)."""
+        """Keep the body up to max_body_size; past it (a chunked body has no declared length),
+        answer 413 at once: the connection closes once the answer is written."""
         self.received += len(chunk)
         if self.received <= self.endpoint_settings.max_body_size:
             self.chunks.append(chunk)
+        elif not self._finished:
+            self.chunks.clear()
+            error = self.too_large(self.received, exact=False)
+            self.send_error(error.status_code, exc_info=(type(error), error, None))
 
     async def serve(self, **path_args: str) -> None:
         """Answer one request: its endpoint's cells on a borrowed kernel, their output mapped."""
         self.uploaded = True
+        if self._finished:  # refused while the body came in
+            return
         settings = self.endpoint_settings
-        if self.received > settings.max_body_size:
-            raise self.too_large(self.received)
         endpoint = self.endpoint()
         code = self.code(endpoint, path_args)
         async with self.pool.borrow(settings.max_queue_wait) as kernel:
@@ -120,9 +125,10 @@ class EndpointHandler(GatewayHandler):
         assignment = request_assignment(request_json, self.endpoint_settings.language)
         return f"{assignment}\n{endpoint.source}"
 
-    def too_large(self, size: int) -> PayloadTooLarge:
+    def too_large(self, size: int, exact: bool = True) -> PayloadTooLarge:
         limit = self.endpoint_settings.max_body_size
-        return PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit}")
+        size_text = f"{size} bytes" if exact else f"over {limit} bytes"
+        return PayloadTooLarge(f"The request body is {size_text}; the limit is {limit}")
 
     def forgo_body(self) -> None:
         """Before an answer given from the headers: let the connection close without the body.

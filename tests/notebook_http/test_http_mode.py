@@ -251,9 +251,27 @@ def test_chunked_body_over_max_body_size_is_413(api: Gateway) -> None:
         connection.request("POST", "/echo", chunks, {"Content-Type": "text/plain"})
         response = connection.getresponse()
         assert response.status == 413
-        assert str(MAX_BODY + 1) in error_of(response.read())["message"]
+        assert f"over {MAX_BODY} bytes" in error_of(response.read())["message"]
     finally:
         connection.close()
+
+
+def test_chunked_body_is_refused_as_soon_as_it_passes_the_limit(api: Gateway) -> None:
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % (MAX_BODY + 1)
+            + b"x" * (MAX_BODY + 1)
+            + b"\r\n"
+        )  # and then nothing: the body has no end yet
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer
+    assert f"the limit is {MAX_BODY}" in error_of(body)["message"]
+    assert api.request("POST", "/echo", b"fine", {"Content-Type": "text/plain"})[0] == 200
 
 
 def test_huge_declared_body_is_413_before_it_is_sent(api: Gateway) -> None:

@@ -1,0 +1,38 @@
+"""`make bench` kept from rotting: our side of every scenario, with tiny counts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_benchmark_of_our_side_measures_every_scenario(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    command = [sys.executable, "benchmarks/run.py", "--quick", "--only", "ours"]
+    finished = subprocess.run(
+        [*command, "--json", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+
+    report = json.loads(results.read_text())
+    assert [o["error"] for o in report["outcomes"] if o["error"]] == []
+    rows = {r["metric"]: r["floor"] if r["ours"] is None else r["ours"] for r in report["rows"]}
+    assert {row["scenario"] for row in report["rows"]} == {"1", "2", "3", "4", "5", "6", "7"}
+    errors = {name: value for name, value in rows.items() if name.endswith("errors")}
+    assert errors
+    assert set(errors.values()) == {0}
+    measured = {name: value for name, value in rows.items() if name not in errors}
+    unmeasured = [name for name, value in measured.items() if not value or value <= 0]
+    assert unmeasured == []

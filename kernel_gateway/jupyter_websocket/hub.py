@@ -17,7 +17,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Container
 from typing import Protocol
 
-from ..services.kernels.connection import KernelConnection, KernelMessage
+from ..services.kernels.connection import KernelConnection
+from ..services.kernels.messages import KernelMessage
 from .protocol import ClientMessage, to_json_frame, to_v1_frame
 
 REPLAY_MAX_MESSAGES = 2000

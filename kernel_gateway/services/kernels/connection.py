@@ -2,8 +2,7 @@
 
 One `KernelConnection` per kernel holds a DEALER for shell, control and stdin (all with one
 identity, so the kernel's input requests come back to us) and a SUB for iopub. Each message is
-split and checked once: its header and parent header are decoded to learn the type and the
-request it answers; the content stays raw bytes until somebody asks for it.
+checked once and becomes a `KernelMessage` (messages.py), decoded only as far as routing needs.
 
 Messages answering a request go to the receiver registered for that request's msg_id
 (`route_replies`), which is how a reply reaches the websocket or HTTP request that asked, whatever
@@ -14,116 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import zmq
 from jupyter_client.manager import KernelManager
 
 from ...errors import KernelUnavailable
+from .messages import KernelMessage, dump, new_header
 
 DELIMITER = b"<IDS|MSG>"
-PROTOCOL_VERSION = "5.3"
 REQUEST_CHANNELS = ("shell", "control", "stdin")
 UNANSWERED_CHANNELS = ("control", "stdin")  # no reply proves these connected: watch handshakes
 
-Receiver = Callable[["KernelMessage"], None]
-
-
-STRING_FIELDS = {
-    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]*)"')
-    for key in ("msg_type", "msg_id")
-}
-
-
-def top_level_string(raw: bytes, key: str) -> str:
-    """A string field of a JSON header without decoding it all (the hot path's shortcut).
-
-    Falls back to json for anything unusual: escapes in the value, nested objects.
-    """
-    if raw in (b"{}", b""):
-        return ""
-    match = STRING_FIELDS[key].search(raw)
-    if match and raw.count(b"{") == 1:
-        return match.group(1).decode()
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return ""
-    field = value.get(key, "") if isinstance(value, dict) else ""
-    return field if isinstance(field, str) else ""
-
-
-class KernelMessage:
-    """One message from (or made for) a kernel, decoded only as far as routing needs."""
-
-    __slots__ = ("_content", "_header", "channel", "msg_type", "parent_msg_id", "parts")
-
-    def __init__(self, channel: str, parts: list[bytes]) -> None:
-        self.channel = channel
-        self.parts = parts  # header, parent_header, metadata, content, *buffers (raw JSON)
-        self.msg_type = top_level_string(parts[0], "msg_type")
-        self.parent_msg_id = top_level_string(parts[1], "msg_id")
-        self._header: dict[str, Any] | None = None
-        self._content: dict[str, Any] | None = None
-
-    @property
-    def header(self) -> dict[str, Any]:
-        """The decoded header, parsed on first use."""
-        if self._header is None:
-            self._header = json.loads(self.parts[0])
-        return self._header
-
-    @property
-    def content(self) -> dict[str, Any]:
-        """The decoded content, parsed on first use."""
-        if self._content is None:
-            self._content = json.loads(self.parts[3])
-        return self._content
-
-    @property
-    def buffers(self) -> list[bytes]:
-        return self.parts[4:]
-
-
-def iso_now() -> str:
-    """The current UTC time as ISO 8601 with microseconds and a trailing Z."""
-    return iso_time(time.time())
-
-
-def iso_time(timestamp: float) -> str:
-    """A POSIX timestamp as ISO 8601 UTC with microseconds and a trailing Z."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def new_header(msg_type: str, session: str, username: str = "kernel_gateway") -> dict[str, Any]:
-    """A fresh message header, as the messaging protocol defines it."""
-    return {
-        "msg_id": uuid.uuid4().hex,
-        "msg_type": msg_type,
-        "username": username,
-        "session": session,
-        "date": iso_now(),
-        "version": PROTOCOL_VERSION,
-    }
-
-
-def dump(value: object) -> bytes:
-    """Compact JSON bytes of one message part."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def status_message(execution_state: str, kernel_session: str) -> KernelMessage:
-    """A synthetic iopub status message, for states the kernel can't announce itself."""
-    header = new_header("status", kernel_session)
-    content = {"execution_state": execution_state}
-    return KernelMessage("iopub", [dump(header), b"{}", b"{}", dump(content)])
+Receiver = Callable[[KernelMessage], None]
 
 
 def connect_socket(info: Mapping[str, Any], channel: str, identity: bytes) -> zmq.Socket:

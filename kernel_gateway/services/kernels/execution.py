@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import CellTimeout, KernelUnavailable
-from .connection import KernelConnection, KernelMessage
+from .connection import KernelConnection
+from .messages import KernelMessage
 
 
 @dataclass(frozen=True)

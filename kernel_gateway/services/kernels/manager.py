@@ -31,9 +31,10 @@ from ...errors import (
     UnknownKernel,
     UnknownKernelSpec,
 )
-from .connection import KernelConnection, iso_time, status_message
+from .connection import KernelConnection
 from .culling import idle_kernel_ids
 from .execution import execute
+from .messages import iso_time, status_message
 from .policy import KernelPolicy, client_env, kernel_env
 from .warm_pool import WarmPool
 

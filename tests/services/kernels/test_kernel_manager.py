@@ -29,9 +29,10 @@ from kernel_gateway.errors import (
     UnknownKernel,
     UnknownKernelSpec,
 )
-from kernel_gateway.services.kernels.connection import KernelConnection, KernelMessage
+from kernel_gateway.services.kernels.connection import KernelConnection
 from kernel_gateway.services.kernels.execution import execute
 from kernel_gateway.services.kernels.manager import MappingKernelManager
+from kernel_gateway.services.kernels.messages import KernelMessage
 from kernel_gateway.services.kernels.policy import KernelPolicy
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")

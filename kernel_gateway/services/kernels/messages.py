@@ -1,0 +1,109 @@
+"""Kernel messages as the gateway handles them: decoded once, as far as routing needs.
+
+A message arrives as raw JSON parts (header, parent header, metadata, content, buffers).
+`KernelMessage` reads the two fields routing needs (msg_type, the parent's msg_id) without
+decoding the rest; the header and content are decoded on first use. Also here: the
+messages the gateway makes itself (headers, synthetic status) and the protocol's times.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+PROTOCOL_VERSION = "5.3"
+
+
+STRING_FIELDS = {
+    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]*)"')
+    for key in ("msg_type", "msg_id")
+}
+
+
+def top_level_string(raw: bytes, key: str) -> str:
+    """A string field of a JSON header without decoding it all (the hot path's shortcut).
+
+    Falls back to json for anything unusual: escapes in the value, nested objects.
+    """
+    if raw in (b"{}", b""):
+        return ""
+    match = STRING_FIELDS[key].search(raw)
+    if match and raw.count(b"{") == 1:
+        return match.group(1).decode()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ""
+    field = value.get(key, "") if isinstance(value, dict) else ""
+    return field if isinstance(field, str) else ""
+
+
+class KernelMessage:
+    """One message from (or made for) a kernel, decoded only as far as routing needs."""
+
+    __slots__ = ("_content", "_header", "channel", "msg_type", "parent_msg_id", "parts")
+
+    def __init__(self, channel: str, parts: list[bytes]) -> None:
+        self.channel = channel
+        self.parts = parts  # header, parent_header, metadata, content, *buffers (raw JSON)
+        self.msg_type = top_level_string(parts[0], "msg_type")
+        self.parent_msg_id = top_level_string(parts[1], "msg_id")
+        self._header: dict[str, Any] | None = None
+        self._content: dict[str, Any] | None = None
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The decoded header, parsed on first use."""
+        if self._header is None:
+            self._header = json.loads(self.parts[0])
+        return self._header
+
+    @property
+    def content(self) -> dict[str, Any]:
+        """The decoded content, parsed on first use."""
+        if self._content is None:
+            self._content = json.loads(self.parts[3])
+        return self._content
+
+    @property
+    def buffers(self) -> list[bytes]:
+        return self.parts[4:]
+
+
+def iso_now() -> str:
+    """The current UTC time as ISO 8601 with microseconds and a trailing Z."""
+    return iso_time(time.time())
+
+
+def iso_time(timestamp: float) -> str:
+    """A POSIX timestamp as ISO 8601 UTC with microseconds and a trailing Z."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_header(msg_type: str, session: str, username: str = "kernel_gateway") -> dict[str, Any]:
+    """A fresh message header, as the messaging protocol defines it."""
+    return {
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "username": username,
+        "session": session,
+        "date": iso_now(),
+        "version": PROTOCOL_VERSION,
+    }
+
+
+def dump(value: object) -> bytes:
+    """Compact JSON bytes of one message part."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def status_message(execution_state: str, kernel_session: str) -> KernelMessage:
+    """A synthetic iopub status message, for states the kernel can't announce itself."""
+    header = new_header("status", kernel_session)
+    content = {"execution_state": execution_state}
+    return KernelMessage("iopub", [dump(header), b"{}", b"{}", dump(content)])

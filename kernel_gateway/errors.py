@@ -11,6 +11,7 @@
     ├── MethodNotAllowed              405  carries the allowed methods
     ├── PayloadTooLarge               413
     ├── CellError                     500  an endpoint cell raised
+    ├── KernelStartFailed             500  a kernel's launch failed, or it never answered
     ├── KernelUnavailable             503  no kernel (dead, queue wait over)
     ├── CellTimeout                   504  an endpoint ran past request_timeout
     └── StartupError                  (not HTTP) configuration or seeding failed at start-up
@@ -86,6 +87,10 @@ class CellError(GatewayError):
         self.ename = ename
         self.evalue = evalue
         self.traceback = traceback or []
+
+
+class KernelStartFailed(GatewayError):
+    """A kernel could not be launched, or never answered once launched."""
 
 
 class KernelUnavailable(GatewayError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,6 +85,13 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
         ('{"env": ["KERNEL_X"]}', 400),
         ('{"name": 7}', 400),
         ('{"name": "nope"}', 404),
+        # variables no process environment can hold, values that are not text
+        ('{"env": {"KERNEL_X": "a\\u0000b"}}', 400),
+        ('{"env": {"KERNEL_X": "\\ud800"}}', 400),
+        ('{"env": {"KERNEL_A=B": "x"}}', 400),
+        ('{"env": {"KERNEL_X": null}}', 400),
+        ('{"env": {"KERNEL_X": {"nested": 1}}}', 400),
+        ('{"env": {"KERNEL_X": true}}', 400),
     ],
 )
 def test_bad_start_requests(gateway: Gateway, body: str, status: int) -> None:
@@ -170,3 +178,26 @@ def test_max_kernels_is_403(gateway_factory: GatewayFactory) -> None:
         assert status == 403
         assert isinstance(answer, dict)
         assert answer["reason"] == "Forbidden"
+
+
+def test_a_kernel_that_fails_to_launch_is_a_clear_500_and_leaves_nothing(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    spec_dir = tmp_path / "kernels" / "broken"
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": ["/nonexistent/python", "{connection_file}"], "display_name": "Broken"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    gateway = gateway_factory(env={"JUPYTER_PATH": str(tmp_path), "KG_LIST_KERNELS": "True"})
+
+    status, answer = gateway.json("POST", "/api/kernels", {"name": "broken"})
+
+    assert status == 500
+    assert isinstance(answer, dict)
+    assert answer["reason"] == "Internal Server Error"
+    assert answer["message"].startswith("Kernel 'broken' failed to start: ")
+    assert "/nonexistent/python" in answer["message"]
+    assert gateway.json("GET", "/api/kernels") == (200, [])
+    working = start(gateway)
+    assert gateway.request("DELETE", f"/api/kernels/{working['id']}")[0] == 204
+    assert gateway.stop() == 0
+    assert gateway.log().count("Kernel shutdown: ") == 1  # the working one: nothing left over

@@ -101,6 +101,7 @@ def test_deprecated_notebook_form(gateway: Gateway) -> None:
         ({"path": "x", "type": "t", "kernel": "python3"}, 400),
         ({"path": "x", "type": "t", "kernel": {"name": "nope"}}, 404),
         ({"path": "x", "type": "t", "kernel": {"id": "nope"}}, 404),
+        ({"path": "a\0b", "type": "t", "kernel": {"name": "python3"}}, 400),
     ],
 )
 def test_bad_session_requests(gateway: Gateway, body: dict[str, Any], status: int) -> None:

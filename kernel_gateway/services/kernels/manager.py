@@ -27,6 +27,7 @@ from ...errors import (
     CellError,
     CellTimeout,
     KernelLimitReached,
+    KernelStartFailed,
     KernelUnavailable,
     UnknownKernel,
     UnknownKernelSpec,
@@ -35,7 +36,7 @@ from .connection import KernelConnection
 from .culling import idle_kernel_ids
 from .execution import execute
 from .messages import iso_time, status_message
-from .policy import KernelPolicy, client_env, kernel_env
+from .policy import KernelPolicy, check_env, client_env, kernel_env
 from .warm_pool import WarmPool
 
 __all__ = ["KernelPolicy", "MappingKernelManager", "client_env"]
@@ -138,10 +139,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
     ) -> str:
         """Start (or take from the warm pool), connect to and seed a kernel; return its id.
 
-        Raises UnknownKernelSpec, KernelLimitReached, CellError (a seed cell failed) or
-        TimeoutError (the kernel never answered).
+        Raises BadRequest (an env no process can have), UnknownKernelSpec, KernelLimitReached,
+        KernelStartFailed or CellError (a seed cell failed).
         """
         name = self.resolve_kernel_name(kernel_name)
+        check_env(env or {})
         limit = self.policy.max_kernels
         if limit is not None and len(self.kernel_ids()) + self._starting >= limit:
             raise KernelLimitReached(f"A max kernels limit of {limit} has been reached")
@@ -152,21 +154,41 @@ class MappingKernelManager(AsyncMultiKernelManager):
         return kernel_id
 
     async def _start_fresh(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
+        """Launch a kernel through its provisioner, connect to it and seed it.
+
+        Raises KernelStartFailed when the launch fails or the kernel never answers.
+        """
         options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
         working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
             options["cwd"] = working_dir
+        kernel_id = self.new_kernel_id()
         self._starting += 1
         try:
-            kernel_id = await super().start_kernel(kernel_name=name, **options)
+            await super().start_kernel(kernel_name=name, kernel_id=kernel_id, **options)
+        except BaseException as err:
+            self._forget_failed_launch(kernel_id)
+            if isinstance(err, (OSError, RuntimeError, ValueError)):
+                raise KernelStartFailed(f"Kernel {name!r} failed to start: {err}") from err
+            raise
         finally:
             self._starting -= 1
         try:
             await self._attach(kernel_id, restart_on_death)
-        except BaseException:
+        except BaseException as err:
             await self._remove_kernel(kernel_id, now=True)
+            if isinstance(err, TimeoutError):
+                raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
             raise
         return str(kernel_id)
+
+    def _forget_failed_launch(self, kernel_id: str) -> None:
+        """jupyter_client keeps the entries of a launch that failed: drop them."""
+        self._pending_kernels.pop(kernel_id, None)
+        failed = self._kernels.pop(kernel_id, None)
+        if failed is not None:
+            with contextlib.suppress(Exception):
+                failed.cleanup_resources()
 
     # -- warm pool ---------------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ...errors import BadRequest
 
 SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
 
@@ -22,12 +25,32 @@ class KernelPolicy:
 
 
 def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:
-    """The part of a client's requested env that may reach a kernel: KERNEL_* and whitelisted."""
-    return {
-        name: str(value)
-        for name, value in requested.items()
-        if (name.startswith("KERNEL_") or name in whitelist) and name not in SECRET_VARIABLES
-    }
+    """The part of a client's requested env that may reach a kernel: KERNEL_* and whitelisted.
+
+    Values are strings (numbers are taken as their text). Raises BadRequest for any other
+    value, or for a variable no process environment can hold (see `check_env`).
+    """
+    env: dict[str, str] = {}
+    for name, value in requested.items():
+        if not (name.startswith("KERNEL_") or name in whitelist) or name in SECRET_VARIABLES:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise BadRequest(f"env value of {name} must be a string, not {json.dumps(value)}")
+        env[name] = str(value)
+    check_env(env)
+    return env
+
+
+def check_env(env: Mapping[str, str]) -> None:
+    """Raise BadRequest for a variable that can't go into a process environment."""
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            raise BadRequest(f"env variable {name!r} has an empty name, '=' or a NUL character")
+        try:
+            os.fsencode(name)
+            os.fsencode(value)
+        except UnicodeError as err:
+            raise BadRequest(f"env variable {name!r} is not encodable: {err}") from err
 
 
 def kernel_env(policy: KernelPolicy, requested: Mapping[str, str]) -> dict[str, str]:

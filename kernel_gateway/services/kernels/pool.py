@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ...errors import CellError, CellTimeout, KernelUnavailable, StartupError, UnknownKernel
+from ...errors import (
+    CellError,
+    CellTimeout,
+    KernelStartFailed,
+    KernelUnavailable,
+    StartupError,
+    UnknownKernel,
+)
 from .connection import KernelConnection
 from .execution import execute
 from .manager import MappingKernelManager
@@ -42,7 +49,7 @@ class KernelPool:
             kernel_ids = await asyncio.gather(*(self._start_one() for _ in range(self.size)))
         except CellError as err:
             raise StartupError(f"A seed cell failed: {err}") from err
-        except (TimeoutError, OSError, RuntimeError) as err:
+        except (KernelStartFailed, OSError, RuntimeError) as err:
             raise StartupError(f"A kernel of the pool failed to start: {err}") from err
         for kernel_id in kernel_ids:
             self._give_back(kernel_id)

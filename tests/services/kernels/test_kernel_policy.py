@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernel_gateway.services.kernels.policy import KernelPolicy, client_env, kernel_env
+from kernel_gateway.errors import BadRequest
+from kernel_gateway.services.kernels.policy import KernelPolicy, check_env, client_env, kernel_env
 
 
 def test_client_env_passes_kernel_variables_and_whitelisted_ones_as_strings() -> None:
@@ -32,6 +33,44 @@ def test_client_env_never_passes_the_auth_token_even_if_whitelisted() -> None:
 
 def test_client_env_of_nothing_is_nothing() -> None:
     assert client_env({}, ["ALLOWED"]) == {}
+
+
+UNFIT = "has an empty name, '=' or a NUL character"
+
+
+@pytest.mark.parametrize(
+    ("requested", "message"),
+    [
+        ({"KERNEL_X": None}, "env value of KERNEL_X must be a string, not null"),
+        ({"KERNEL_X": True}, "env value of KERNEL_X must be a string, not true"),
+        ({"KERNEL_X": [1]}, "env value of KERNEL_X must be a string, not [1]"),
+        ({"KERNEL_X": "a\0b"}, "env variable 'KERNEL_X' has an empty name, '=' or a NUL character"),
+        (
+            {"KERNEL_A=B": "x"},
+            "env variable 'KERNEL_A=B' has an empty name, '=' or a NUL character",
+        ),
+    ],
+)
+def test_client_env_refuses_what_no_environment_can_hold(
+    requested: dict[str, object], message: str
+) -> None:
+    with pytest.raises(BadRequest) as refused:
+        client_env(requested, [])
+    assert refused.value.message == message
+
+
+def test_client_env_ignores_bad_values_of_variables_it_drops() -> None:
+    assert client_env({"OTHER": None, "ALSO": "a\0b"}, []) == {}
+
+
+@pytest.mark.parametrize("env", [{"": "x"}, {"K": "\ud800"}, {"K\0": "x"}])
+def test_check_env_refuses_empty_names_and_unencodable_text(env: dict[str, str]) -> None:
+    with pytest.raises(BadRequest):
+        check_env(env)
+
+
+def test_check_env_accepts_any_other_text() -> None:
+    check_env({"KERNEL_X": "é ü 😀 = ; $HOME", "A_B": ""})
 
 
 @pytest.fixture

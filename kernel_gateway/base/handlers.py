@@ -131,12 +131,24 @@ def write_json_error(handler: web.RequestHandler, status_code: int, error: objec
         message = error.reason or message
         if error.log_message:
             message = error.log_message % error.args if error.args else error.log_message
-        if status_code == 405 and isinstance(handler, GatewayHandler):
-            handler.set_header("Allow", ", ".join(handler.allowed_methods()))
+        if status_code == 405:
+            handler.set_header("Allow", ", ".join(allowed_methods(handler)))
     handler.set_status(status_code)
     handler.set_header("Content-Type", "application/json")
     reason = responses.get(status_code, "Unknown")
     handler.finish(json.dumps({"reason": reason, "message": message}))
+
+
+def allowed_methods(handler: web.RequestHandler) -> list[str]:
+    """The HTTP methods a handler's class implements (HEAD with GET on gateway handlers)."""
+    methods = [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if getattr(type(handler), method.lower()) is not getattr(web.RequestHandler, method.lower())
+    ]
+    if "GET" in methods and isinstance(handler, GatewayHandler):
+        methods.insert(1, "HEAD")
+    return [*methods, "OPTIONS"]
 
 
 class GatewayHandler(web.RequestHandler):
@@ -186,15 +198,7 @@ class GatewayHandler(web.RequestHandler):
 
     def allowed_methods(self) -> list[str]:
         """The HTTP methods this handler class implements."""
-        methods = [
-            method
-            for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
-            if getattr(type(self), method.lower())
-            is not getattr(web.RequestHandler, method.lower())
-        ]
-        if "GET" in methods:
-            methods.insert(1, "HEAD")
-        return [*methods, "OPTIONS"]
+        return allowed_methods(self)
 
     def json_body(self) -> Any:
         """The request body decoded as JSON; an empty body is None. Raises BadRequest."""

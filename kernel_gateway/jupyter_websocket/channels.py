@@ -16,7 +16,7 @@ from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..base.handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
-from ..errors import GatewayError
+from ..errors import BadRequest, GatewayError
 from ..services.kernels.manager import MappingKernelManager
 from .hub import KernelHub, KernelHubs
 from .protocol import V1_SUBPROTOCOL, ProtocolError, from_json_frame, from_v1_frame
@@ -67,6 +67,12 @@ class ChannelsHandler(WebSocketHandler):
     async def get(self, kernel_id: str) -> None:
         """Upgrade to a websocket once the kernel is known to exist (404 JSON otherwise)."""
         self.kernel_manager.connection(kernel_id)
+        headers = self.request.headers
+        connection_tokens = {
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        }
+        if headers.get("Upgrade", "").lower() != "websocket" or "upgrade" not in connection_tokens:
+            raise BadRequest("This URL takes a websocket: GET with Upgrade: websocket")
         await super().get(kernel_id)
 
     def check_origin(self, origin: str) -> bool:

@@ -164,4 +164,5 @@ class APIDocumentHandler(GatewayHandler):
     def get(self) -> None:
         base_url = self.request.path.rsplit("/api/", 1)[0] or "/"
         self.set_header("Content-Type", self.content_type)
-        self.finish(self.renderer(api_document(base_url)))
+        document = api_document(base_url, token_required=bool(self.policy.auth_token))
+        self.finish(self.renderer(document))

@@ -1,7 +1,8 @@
 """The jupyter-websocket mode's own API document (Swagger 2.0), served at /api/swagger.*.
 
-Built once per app from `api_document(base_url)`; `as_json` and `as_yaml` render the same
-document, so the two never drift.
+Built per request from `api_document(base_url, token_required)`; `as_json` and `as_yaml`
+render the same document, so the two never drift. The token requirement and the 401 answers
+are documented only when the gateway has a token.
 """
 
 from __future__ import annotations
@@ -105,7 +106,22 @@ DEFINITIONS: dict[str, Any] = {
             },
         },
     },
-    "SessionRequest": {
+    "NewSession": {
+        "type": "object",
+        "required": ["path", "type"],
+        "description": "Older clients may send `notebook: {path, name}` instead of path and type",
+        "properties": {
+            "path": {"type": "string"},
+            "name": {"type": "string"},
+            "type": {"type": "string"},
+            "kernel": {
+                "type": "object",
+                "description": "`id` of a running kernel, or `name` of a spec to start",
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+    "SessionChanges": {
         "type": "object",
         "properties": {
             "path": {"type": "string"},
@@ -136,7 +152,7 @@ OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str
     ("/api/kernels", "get", "listKernels", "The running kernels (if KG_LIST_KERNELS)", "200",
      "Kernels", ("403",), None),
     ("/api/kernels", "post", "startKernel", "Start a kernel", "201", "Kernel",
-     ("400", "403", "404"), "NewKernel"),
+     ("403", "404", "500"), "NewKernel"),
     ("/api/kernels/{kernel_id}", "get", "getKernel", "A kernel's model", "200", "Kernel",
      ("404",), None),
     ("/api/kernels/{kernel_id}", "delete", "shutdownKernel", "Shut a kernel down", "204", None,
@@ -144,7 +160,7 @@ OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str
     ("/api/kernels/{kernel_id}/interrupt", "post", "interruptKernel",
      "Interrupt what a kernel runs", "204", None, ("404",), None),
     ("/api/kernels/{kernel_id}/restart", "post", "restartKernel",
-     "Restart a kernel, keeping its id", "200", "Kernel", ("404",), None),
+     "Restart a kernel, keeping its id", "200", "Kernel", ("404", "500"), None),
     ("/api/kernels/{kernel_id}/channels", "get", "connectKernel",
      "Websocket carrying the kernel's messages: subprotocol v1.kernel.websocket.jupyter.org, "
      "or JSON messages when the client offers none; `session_id` query argument: reconnecting "
@@ -153,23 +169,26 @@ OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str
      "Sessions", ("403",), None),
     ("/api/sessions", "post", "createSession",
      "Create a session (or return the one for its path) with its kernel", "201", "Session",
-     ("400", "403", "404"), "SessionRequest"),
+     ("403", "404", "500"), "NewSession"),
     ("/api/sessions/{session_id}", "get", "getSession", "A session's model", "200", "Session",
      ("404",), None),
     ("/api/sessions/{session_id}", "patch", "updateSession",
-     "Rename a session or move it to another kernel", "200", "Session", ("400", "404"),
-     "SessionRequest"),
+     "Rename a session or move it to another kernel", "200", "Session", ("404", "500"),
+     "SessionChanges"),
     ("/api/sessions/{session_id}", "delete", "deleteSession",
      "Delete a session and shut its kernel down", "204", None, ("404",), None),
 ]
 # fmt: on
 
 ERRORS = {
-    "400": "The request body is not valid",
+    "400": "Malformed request: a body that is not valid, a query with NUL or invalid UTF-8, "
+    "or (channels) a request that is not a websocket upgrade",
     "401": "The token is missing or wrong",
-    "403": "Forbidden: listing disabled or max_kernels reached",
+    "403": "Forbidden: listing disabled, max_kernels reached or a foreign origin",
     "404": "Unknown kernel, kernel spec, session or file",
+    "500": "The kernel failed to start, or a seed cell failed",
 }
+BODY_REQUIRED = {"createSession", "updateSession"}
 PATH_PARAMETERS = {
     "kernel_id": "The id of a running kernel",
     "kernel_name": "The name of a kernel spec",
@@ -187,6 +206,7 @@ def _operation(
     schema: str | None,
     errors: tuple[str, ...],
     body: str | None,
+    token_required: bool,
 ) -> dict[str, Any]:
     """One operation of the document, from its row in OPERATIONS."""
     success: dict[str, Any] = {"description": SUCCESS[status]}
@@ -195,7 +215,7 @@ def _operation(
     if status == "201":
         success["headers"] = {"Location": {"type": "string", "description": "The new URL"}}
     responses = {status: success}
-    for code in (*errors, "401"):
+    for code in sorted({"400", *errors, *(("401",) if token_required else ())}):
         responses[code] = {"description": ERRORS[code], "schema": _ref("Error")}
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     parameters: list[dict[str, Any]] = [
@@ -209,7 +229,10 @@ def _operation(
         for n in names
     ]
     if body is not None:
-        parameters.append({"name": "body", "in": "body", "required": False, "schema": _ref(body)})
+        required = op_id in BODY_REQUIRED
+        parameters.append(
+            {"name": "body", "in": "body", "required": required, "schema": _ref(body)}
+        )
     operation: dict[str, Any] = {
         "operationId": op_id,
         "summary": summary,
@@ -224,16 +247,33 @@ def _operation(
     return operation
 
 
-def _paths() -> dict[str, Any]:
+def _paths(token_required: bool) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, method, *row in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(path, *row)  # type: ignore[arg-type]
+        operation = _operation(path, *row, token_required=token_required)  # type: ignore[arg-type, misc]
+        paths.setdefault(path, {})[method] = operation
     return paths
 
 
-def api_document(base_url: str = "/") -> dict[str, Any]:
+SECURITY_DEFINITIONS = {
+    "tokenHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`token <value>`: the gateway's KG_AUTH_TOKEN",
+    },
+    "tokenParam": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The same token as a query argument",
+    },
+}
+
+
+def api_document(base_url: str = "/", token_required: bool = False) -> dict[str, Any]:
     """The whole Swagger 2.0 document, its paths under `base_url`."""
-    return {
+    document: dict[str, Any] = {
         "swagger": "2.0",
         "info": {
             "title": "Jupyter Kernel Gateway API",
@@ -243,24 +283,13 @@ def api_document(base_url: str = "/") -> dict[str, Any]:
         "basePath": "/" + base_url.strip("/") if base_url.strip("/") else "/",
         "consumes": [JSON_TYPE],
         "produces": [JSON_TYPE],
-        "securityDefinitions": {
-            "tokenHeader": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "`token <value>` when KG_AUTH_TOKEN is set",
-            },
-            "tokenParam": {
-                "type": "apiKey",
-                "in": "query",
-                "name": "token",
-                "description": "The same token as a query argument",
-            },
-        },
-        "security": [{"tokenHeader": []}, {"tokenParam": []}],
-        "paths": _paths(),
-        "definitions": DEFINITIONS,
     }
+    if token_required:
+        document["securityDefinitions"] = SECURITY_DEFINITIONS
+        document["security"] = [{"tokenHeader": []}, {"tokenParam": []}]
+    document["paths"] = _paths(token_required)
+    document["definitions"] = DEFINITIONS
+    return document
 
 
 def as_json(document: dict[str, Any]) -> str:

@@ -51,9 +51,46 @@ def test_documented_operations() -> None:
     }
 
 
-def test_every_operation_documents_401_and_its_path_parameters() -> None:
+def operations(document: dict) -> dict[str, dict]:
+    return {op["operationId"]: op for item in document["paths"].values() for op in item.values()}
+
+
+def test_every_operation_documents_400_and_its_path_parameters() -> None:
     for path, item in api_document()["paths"].items():
         for operation in item.values():
-            assert "401" in operation["responses"]
+            assert operation["responses"]["400"]["schema"] == {"$ref": "#/definitions/Error"}
             names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+
+
+def test_the_token_is_documented_only_when_the_gateway_has_one() -> None:
+    open_document = api_document(token_required=False)
+    guarded = api_document(token_required=True)
+    validate(guarded)
+
+    assert "security" not in open_document
+    assert "securityDefinitions" not in open_document
+    assert not [op for op in operations(open_document).values() if "401" in op["responses"]]
+    assert guarded["security"] == [{"tokenHeader": []}, {"tokenParam": []}]
+    assert set(guarded["securityDefinitions"]) == {"tokenHeader", "tokenParam"}
+    assert all("401" in op["responses"] for op in operations(guarded).values())
+
+
+def test_bodies_and_their_required_fields() -> None:
+    document = api_document()
+    bodies = {
+        op_id: [p for p in op.get("parameters", []) if p["in"] == "body"]
+        for op_id, op in operations(document).items()
+    }
+    assert {op_id: (b[0]["required"], b[0]["schema"]) for op_id, b in bodies.items() if b} == {
+        "startKernel": (False, {"$ref": "#/definitions/NewKernel"}),
+        "createSession": (True, {"$ref": "#/definitions/NewSession"}),
+        "updateSession": (True, {"$ref": "#/definitions/SessionChanges"}),
+    }
+    assert document["definitions"]["NewSession"]["required"] == ["path", "type"]
+
+
+def test_kernel_starts_document_a_failed_launch() -> None:
+    ops = operations(api_document())
+    for op_id in ("startKernel", "restartKernel", "createSession", "updateSession"):
+        assert "500" in ops[op_id]["responses"], op_id

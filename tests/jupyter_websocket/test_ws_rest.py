@@ -132,6 +132,29 @@ def test_api_documents(gateway: Gateway) -> None:
     assert status == 200
     assert headers["Content-Type"] == "text/x-yaml"
     assert yaml.safe_load(body) == document
+    assert "security" not in document  # this gateway has no token
+
+
+def test_api_document_of_a_gateway_with_a_token(gateway_factory: GatewayFactory) -> None:
+    gateway = gateway_factory("--auth_token=s3cret")
+    status, document = gateway.json("GET", "/api/swagger.json")
+    assert status == 200
+    assert isinstance(document, dict)
+    assert document["security"] == [{"tokenHeader": []}, {"tokenParam": []}]
+    gateway.token = ""
+    assert gateway.request("GET", "/api/swagger.json")[0] == 401
+
+
+def test_channels_without_a_websocket_upgrade_is_a_json_400(gateway: Gateway) -> None:
+    kernel = start(gateway)
+    channels = f"/api/kernels/{kernel['id']}/channels"
+    status, headers, body = gateway.request("GET", channels)
+    assert (status, headers["Content-Type"]) == (400, "application/json")
+    assert json.loads(body)["message"] == "This URL takes a websocket: GET with Upgrade: websocket"
+    status, headers, body = gateway.request("DELETE", channels)
+    assert (status, headers["Allow"]) == (405, "GET, OPTIONS")
+    assert json.loads(body)["reason"] == "Method Not Allowed"
+    gateway.request("DELETE", f"/api/kernels/{kernel['id']}")
 
 
 def test_listing_and_base_url(gateway_factory: GatewayFactory) -> None:

@@ -58,7 +58,7 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
     model = json.loads(raw)
     assert headers["Location"] == f"/api/kernels/{model['id']}"
     assert set(model) == {"id", "name", "last_activity", "execution_state", "connections"}
-    assert model["name"] == "python3"
+    assert (model["name"], model["execution_state"]) == ("python3", "idle")
     status, again = gateway.json("GET", f"/api/kernels/{model['id']}")
     assert status == 200
     assert isinstance(again, dict)
@@ -67,7 +67,7 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
     status, restarted = gateway.json("POST", f"/api/kernels/{model['id']}/restart")
     assert status == 200
     assert isinstance(restarted, dict)
-    assert restarted["id"] == model["id"]
+    assert (restarted["id"], restarted["execution_state"]) == (model["id"], "idle")
     assert gateway.request("DELETE", f"/api/kernels/{model['id']}")[:1] == (204,)
     assert gateway.json("GET", f"/api/kernels/{model['id']}") == (
         404,

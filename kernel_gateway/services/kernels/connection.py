@@ -216,8 +216,8 @@ class KernelConnection:
     # -- readiness ---------------------------------------------------------------------------
 
     async def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
-        """Ask for kernel_info until the kernel answers, its iopub reaches us and our stdin
-        and control sockets have shaken hands with it.
+        """Ask for kernel_info until the kernel answers, its iopub reaches us (saying it is
+        idle again) and our stdin and control sockets have shaken hands with it.
 
         Returns the kernel_info reply content. Raises TimeoutError after `timeout` seconds.
         """
@@ -229,7 +229,9 @@ class KernelConnection:
         def receive(message: KernelMessage) -> None:
             if message.msg_type == "kernel_info_reply":
                 self.kernel_info = message.content
-            seen.add(message.channel)
+                seen.add("shell")
+            elif message.msg_type == "status" and message.content.get("execution_state") == "idle":
+                seen.add("iopub")  # the kernel is idle again after answering: hand it out idle
             if {"shell", "iopub"} <= seen and not ready.done():
                 ready.set_result(None)
 

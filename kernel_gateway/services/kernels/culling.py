@@ -1,9 +1,18 @@
-"""Which kernels count as idle long enough to be shut down (the culling rule)."""
+"""Culling: shutting kernels down once idle too long (the rule, and the loop applying it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Protocol
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from tornado.ioloop import PeriodicCallback
+
+from ...errors import UnknownKernel
+
+if TYPE_CHECKING:
+    from .manager import MappingKernelManager
 
 
 class KernelActivity(Protocol):
@@ -29,3 +38,37 @@ def idle_kernel_ids(
             and (cull_connected or kernel.clients == 0)
         ):
             yield kernel_id
+
+
+class IdleCuller:
+    """Every `cull_interval` seconds, shuts down the manager's handed-out kernels that the rule
+    (with the manager's `cull_*` options) finds idle, except those `exempt` keeps."""
+
+    def __init__(self, manager: MappingKernelManager, exempt: Callable[[str], bool]) -> None:
+        self.manager = manager
+        self.exempt = exempt
+        interval_ms = max(manager.cull_interval, 1) * 1000
+        self._timer = PeriodicCallback(self.cull, interval_ms)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    async def cull(self) -> None:
+        """Shut down every kernel idle for longer than cull_idle_timeout."""
+        manager = self.manager
+        kernels = {
+            kernel_id: manager.connections[kernel_id]
+            for kernel_id in manager.kernel_ids()
+            if not self.exempt(kernel_id)
+        }
+        timeout = manager.cull_idle_timeout
+        culled = idle_kernel_ids(
+            kernels, time.time(), timeout, manager.cull_busy, manager.cull_connected
+        )
+        for kernel_id in list(culled):
+            manager.log.warning("Culling kernel %s, idle for over %d s", kernel_id, timeout)
+            with contextlib.suppress(UnknownKernel):  # shut down meanwhile
+                await manager.shutdown_kernel(kernel_id)

@@ -3,8 +3,8 @@
 Kernels are launched through jupyter_client's provisioner interface (a remote provisioner plugs
 in through the kernel spec). On top of that this module adds what a gateway needs: kernel name
 rules, the environment policy, the max_kernels limit, seeding, one shared `KernelConnection`
-per kernel, Jupyter-server-style kernel models, restart and death announcements, and culling
-of idle kernels.
+per kernel, Jupyter-server-style kernel models, and restart and death announcements. The
+warm pool (warm_pool.py) and the culling of idle kernels (culling.py) work through it.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRes
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Integer, default
 
 from ...errors import (
     CellError,
-    CellTimeout,
     KernelLimitReached,
     KernelStartFailed,
     KernelUnavailable,
@@ -33,7 +31,7 @@ from ...errors import (
     UnknownKernelSpec,
 )
 from .connection import KernelConnection
-from .culling import idle_kernel_ids
+from .culling import IdleCuller
 from .execution import execute
 from .messages import iso_time, status_message
 from .policy import KernelPolicy, check_env, client_env, kernel_env
@@ -104,7 +102,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self.removal_listeners: list[Callable[[str], None]] = []  # shut down, culled or dead
         self._handed_out: set[str] = set()
         self._starting = 0
-        self._culler: PeriodicCallback | None = None
+        self._culler: IdleCuller | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self.warm_pool: WarmPool | None = None
 
@@ -147,14 +145,17 @@ class MappingKernelManager(AsyncMultiKernelManager):
         limit = self.policy.max_kernels
         if limit is not None and len(self.kernel_ids()) + self._starting >= limit:
             raise KernelLimitReached(f"A max kernels limit of {limit} has been reached")
-        kernel_id = await self._take_warm(name, env or {})
+        kernel_id = None
+        if self.warm_pool is not None:
+            kernel_id = await self.warm_pool.take(name, env or {})
         if kernel_id is None:
-            kernel_id = await self._start_fresh(name, env or {}, restart_on_death)
+            kernel_id = await self.launch(name, env or {}, restart_on_death)
         self._handed_out.add(kernel_id)
         return kernel_id
 
-    async def _start_fresh(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
-        """Launch a kernel through its provisioner, connect to it and seed it.
+    async def launch(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
+        """Launch a kernel through its provisioner, connect to it and seed it (not handed out:
+        `start_kernel` and the warm pool call this).
 
         Raises KernelStartFailed when the launch fails or the kernel never answers.
         """
@@ -176,7 +177,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         try:
             await self._attach(kernel_id, restart_on_death)
         except BaseException as err:
-            await self._remove_kernel(kernel_id, now=True)
+            await self.discard(kernel_id, now=True)
             if isinstance(err, TimeoutError):
                 raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
             raise
@@ -195,43 +196,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
     async def start_warm_pool(self, size: int) -> None:
         """Keep `size` kernels of the default kind started and seeded; fill it before returning."""
         if size > 0:
-            self.warm_pool = WarmPool(size, self.resolve_kernel_name(None))
-            await self._refill_warm_pool()
-
-    async def _refill_warm_pool(self) -> None:
-        pool = self.warm_pool
-        if pool is None:
-            return
-        missing = pool.shortfall()
-        pool.starting += missing
-
-        async def start_one() -> None:
-            try:
-                kernel_id = await self._start_fresh(pool.kernel_name, {}, True)
-            finally:
-                pool.starting -= 1
-            pool.idle.append(kernel_id)
-
-        await asyncio.gather(*(start_one() for _ in range(missing)))
-
-    async def _take_warm(self, name: str, env: Mapping[str, str]) -> str | None:
-        """A warm kernel made to look freshly started with `env`, or None."""
-        pool = self.warm_pool
-        if pool is None:
-            return None
-        language = self.spec_manager.get_kernel_spec(name).language
-        while pool.can_serve(name, language, env):
-            kernel_id = pool.idle.popleft()
-            self._background(self._refill_warm_pool(), "warm pool")
-            connection = self.connections.get(kernel_id)
-            try:
-                if connection is not None and await pool.apply_env(connection, env):
-                    return kernel_id
-            except (KernelUnavailable, CellTimeout):
-                pass  # it died while waiting: start a fresh one instead
-            if kernel_id in self.connections:
-                await self._remove_kernel(kernel_id, now=True)
-        return None
+            self.warm_pool = WarmPool(self, size, self.resolve_kernel_name(None))
+            await self.warm_pool.fill()
 
     def kernel_ids(self) -> list[str]:
         """Ids of the kernels handed out (not those warming up or waiting in the warm pool)."""
@@ -275,7 +241,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
     def _on_auto_restart(self, kernel_id: str) -> None:
         self.log.warning("Kernel %s died; restarting it", kernel_id)
         self._announce(kernel_id, "restarting")
-        self._background(self._reseed(kernel_id, self.connections[kernel_id]), kernel_id)
+        self.run_in_background(self._reseed(kernel_id, self.connections[kernel_id]), kernel_id)
 
     async def _reseed(self, kernel_id: str, connection: KernelConnection) -> None:
         """Make a restarted kernel ready again, then announce it "idle" (unless it was removed).
@@ -293,7 +259,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             if self.connections.get(kernel_id) is connection:
                 self._announce(kernel_id, "idle")
 
-    def _background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
+    def run_in_background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
         """Run `work` on its own, keeping a reference and logging how it failed."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -310,7 +276,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._announce(kernel_id, "dead")
         for listener in list(self.death_listeners):
             listener(kernel_id)
-        self._background(self._remove_kernel(kernel_id, now=True), kernel_id)
+        self.run_in_background(self.discard(kernel_id, now=True), kernel_id)
 
     # -- operations by id --------------------------------------------------------------------
 
@@ -327,15 +293,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Shut a handed-out kernel down and forget it; raises UnknownKernel for any other id."""
         if kernel_id not in self._handed_out:
             raise UnknownKernel(kernel_id)
-        await self._remove_kernel(kernel_id, now=now, restart=restart)
+        await self.discard(kernel_id, now=now, restart=restart)
 
-    async def _remove_kernel(
-        self, kernel_id: str, now: bool = False, restart: bool = False
-    ) -> None:
+    async def discard(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         """Shut any kernel down (handed out, warm or half started) and forget it."""
-        if self.warm_pool is not None and kernel_id in self.warm_pool.idle:
-            self.warm_pool.idle.remove(kernel_id)
-            self._background(self._refill_warm_pool(), "warm pool")
+        if self.warm_pool is not None:
+            self.warm_pool.forget(kernel_id)
         connection = self.connections.pop(kernel_id, None)
         self._handed_out.discard(kernel_id)
         if connection is not None:
@@ -399,7 +362,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if self._tasks:  # let upkeep under way (refills, removals) finish: cancelling leaks
             await asyncio.wait(list(self._tasks), timeout=KERNEL_READY_TIMEOUT)
         await asyncio.gather(
-            *(self._remove_kernel(kernel_id, now=now) for kernel_id in list(self.connections)),
+            *(self.discard(kernel_id, now=now) for kernel_id in list(self.connections)),
             return_exceptions=True,
         )
         await super().shutdown_all(now=now)  # type: ignore[misc]  # async in this class
@@ -408,28 +371,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     def start_culling(self, exempt: Callable[[str], bool] = lambda kernel_id: False) -> None:
         """Check for idle kernels every cull_interval seconds, if culling is on."""
-        if self.cull_idle_timeout <= 0:
-            return
-        self._cull_exempt = exempt
-        interval_ms = max(self.cull_interval, 1) * 1000
-        self._culler = PeriodicCallback(self._cull_idle_kernels, interval_ms)
-        self._culler.start()
+        if self.cull_idle_timeout > 0:
+            self._culler = IdleCuller(self, exempt)
+            self._culler.start()
 
     def stop_culling(self) -> None:
         if self._culler is not None:
             self._culler.stop()
             self._culler = None
-
-    async def _cull_idle_kernels(self) -> None:
-        states = {
-            kernel_id: self.connections[kernel_id]
-            for kernel_id in self.kernel_ids()
-            if not self._cull_exempt(kernel_id)
-        }
-        for kernel_id in idle_kernel_ids(
-            states, time.time(), self.cull_idle_timeout, self.cull_busy, self.cull_connected
-        ):
-            self.log.warning(
-                "Culling kernel %s, idle for over %d s", kernel_id, self.cull_idle_timeout
-            )
-            await self.shutdown_kernel(kernel_id)

@@ -10,12 +10,18 @@ kernel name, a non-Python kernel with variables) starts a fresh kernel as before
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from ...errors import CellTimeout, KernelUnavailable
 from .connection import KernelConnection
 from .execution import execute
+
+if TYPE_CHECKING:
+    from .manager import MappingKernelManager
 
 APPLY_TIMEOUT = 10.0
 
@@ -37,9 +43,15 @@ def environment_code(env: Mapping[str, str]) -> str:
 
 
 class WarmPool:
-    """Ids of started, seeded kernels of one kind, waiting to be handed out."""
+    """Ids of started, seeded kernels of one kind, waiting to be handed out.
 
-    def __init__(self, size: int, kernel_name: str) -> None:
+    The manager creates it (`start_warm_pool`), asks it first in `start_kernel` (`take`), and
+    tells it when a kernel is removed (`forget`); the pool launches its kernels through the
+    manager and refills itself in the background.
+    """
+
+    def __init__(self, manager: MappingKernelManager, size: int, kernel_name: str) -> None:
+        self.manager = manager
         self.size = size
         self.kernel_name = kernel_name
         self.idle: deque[str] = deque()
@@ -56,6 +68,45 @@ class WarmPool:
             and kernel_name == self.kernel_name
             and (not env or language == "python")
         )
+
+    async def fill(self) -> None:
+        """Start kernels until the pool is full (counting those already starting)."""
+        missing = self.shortfall()
+        self.starting += missing
+
+        async def start_one() -> None:
+            try:
+                kernel_id = await self.manager.launch(self.kernel_name, {}, True)
+            finally:
+                self.starting -= 1
+            self.idle.append(kernel_id)
+
+        await asyncio.gather(*(start_one() for _ in range(missing)))
+
+    async def take(self, kernel_name: str, env: Mapping[str, str]) -> str | None:
+        """A warm kernel made to look freshly started with `env`, or None (start a fresh one).
+
+        A warm kernel that can't take the env (or died while waiting) is shut down.
+        """
+        language = self.manager.spec_manager.get_kernel_spec(kernel_name).language
+        while self.can_serve(kernel_name, language, env):
+            kernel_id = self.idle.popleft()
+            self.manager.run_in_background(self.fill(), "warm pool")
+            connection = self.manager.connections.get(kernel_id)
+            try:
+                if connection is not None and await self.apply_env(connection, env):
+                    return kernel_id
+            except (KernelUnavailable, CellTimeout):
+                pass  # it died while waiting
+            if kernel_id in self.manager.connections:
+                await self.manager.discard(kernel_id, now=True)
+        return None
+
+    def forget(self, kernel_id: str) -> None:
+        """A kernel is being removed: if it was waiting here, drop it and refill."""
+        if kernel_id in self.idle:
+            self.idle.remove(kernel_id)
+            self.manager.run_in_background(self.fill(), "warm pool")
 
     @staticmethod
     async def apply_env(connection: KernelConnection, env: Mapping[str, str]) -> bool:

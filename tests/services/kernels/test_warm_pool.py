@@ -76,8 +76,14 @@ def test_environment_code_of_nothing_changes_nothing() -> None:
 # -- WarmPool counts -------------------------------------------------------------------------
 
 
-def test_shortfall_counts_idle_and_starting_kernels() -> None:
-    pool = WarmPool(3, "python3")
+@pytest.fixture
+def idle_manager() -> MappingKernelManager:
+    """A manager that starts nothing: the pool's counting rules need no kernel."""
+    return MappingKernelManager(kernel_spec_manager=KernelSpecManager())
+
+
+def test_shortfall_counts_idle_and_starting_kernels(idle_manager: MappingKernelManager) -> None:
+    pool = WarmPool(idle_manager, 3, "python3")
     assert pool.shortfall() == 3
 
     pool.idle.extend(["a", "b"])
@@ -102,9 +108,14 @@ def test_shortfall_counts_idle_and_starting_kernels() -> None:
     ],
 )
 def test_a_warm_kernel_serves_only_its_own_kind_and_env_it_can_apply(
-    idle: list[str], name: str, language: str, env: dict[str, str], expected: bool
+    idle_manager: MappingKernelManager,
+    idle: list[str],
+    name: str,
+    language: str,
+    env: dict[str, str],
+    expected: bool,
 ) -> None:
-    pool = WarmPool(1, "python3")
+    pool = WarmPool(idle_manager, 1, "python3")
     pool.idle.extend(idle)
 
     assert pool.can_serve(name, language, env) is expected

@@ -16,7 +16,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from jupyter_client.manager import KernelManager
@@ -131,15 +131,16 @@ class KernelConnection:
         return bool(self._sockets)
 
     def _drain(self, channel: str, socket: zmq.Socket) -> None:
-        """Read every message waiting on `socket` (its FD only signals edges)."""
-        while True:
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            except zmq.ZMQError:  # closed under us (kernel shut down meanwhile)
-                return
-            self._receive(channel, frames)
+        """Read every message waiting on `socket`.
+
+        Its FD only signals edges: asking for EVENTS until POLLIN is gone re-arms it (and is
+        cheaper than a receive that fails with Again).
+        """
+        try:
+            while cast(int, socket.get(zmq.EVENTS)) & zmq.POLLIN:
+                self._receive(channel, socket.recv_multipart(zmq.NOBLOCK))
+        except zmq.ZMQError:  # closed under us (kernel shut down meanwhile)
+            return
 
     # -- sending -----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -17,6 +18,11 @@ from kernel_gateway.notebook_http.swagger.builders import (
     documented_content_type,
     documented_statuses,
     template_path,
+)
+from kernel_gateway.notebook_http.swagger.gateway_responses import (
+    ERROR_SCHEMA,
+    GATEWAY_ERRORS,
+    complete_responses,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "etc" / "api_examples"
@@ -35,6 +41,17 @@ ENDPOINTS = (
 )
 ID_SWAGGER = [{"name": "id", "in": "path", "required": True, "type": "string"}]
 ID_OPENAPI = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+SWAGGER_ERRORS = {
+    s: {"description": text, "schema": {"$ref": "#/definitions/Error"}}
+    for s, text in GATEWAY_ERRORS.items()
+}
+OPENAPI_ERRORS = {
+    s: {
+        "description": text,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for s, text in GATEWAY_ERRORS.items()
+}
 
 
 def test_build_swagger_whole_value() -> None:
@@ -43,19 +60,23 @@ def test_build_swagger_whole_value() -> None:
         "swagger": "2.0",
         "info": {"title": "users", "version": "0.0.0"},
         "paths": {
-            "/hello": {"get": {"responses": {"200": {"description": "OK"}}}},
+            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS}}},
             "/users/{id}": {
                 "put": {
-                    "responses": {"201": {"description": "Created"}},
+                    "responses": {"201": {"description": "Created"}, **SWAGGER_ERRORS},
                     "parameters": ID_SWAGGER,
                     "produces": ["application/json"],
                     "summary": "Replace a user",
                     "description": "## Replace a user\nWith the body.",
                     "operationId": "putUser",
                 },
-                "delete": {"responses": {"200": {"description": "OK"}}, "parameters": ID_SWAGGER},
+                "delete": {
+                    "responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS},
+                    "parameters": ID_SWAGGER,
+                },
             },
         },
+        "definitions": {"Error": ERROR_SCHEMA},
     }
     validate(spec)
 
@@ -66,20 +87,25 @@ def test_build_openapi_whole_value() -> None:
         "openapi": "3.1.0",
         "info": {"title": "users", "version": "0.0.0"},
         "paths": {
-            "/hello": {"get": {"responses": {"200": {"description": "OK"}}}},
+            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **OPENAPI_ERRORS}}},
             "/users/{id}": {
                 "put": {
                     "responses": {
-                        "201": {"description": "Created", "content": {"application/json": {}}}
+                        "201": {"description": "Created", "content": {"application/json": {}}},
+                        **OPENAPI_ERRORS,
                     },
                     "parameters": ID_OPENAPI,
                     "summary": "Replace a user",
                     "description": "## Replace a user\nWith the body.",
                     "operationId": "putUser",
                 },
-                "delete": {"responses": {"200": {"description": "OK"}}, "parameters": ID_OPENAPI},
+                "delete": {
+                    "responses": {"200": {"description": "OK"}, **OPENAPI_ERRORS},
+                    "parameters": ID_OPENAPI,
+                },
             },
         },
+        "components": {"schemas": {"Error": ERROR_SCHEMA}},
     }
     validate(spec)
 
@@ -119,11 +145,16 @@ def test_template_path() -> None:
     assert template_path("/a/:x/b/:y_2") == "/a/{x}/b/{y_2}"
 
 
-def test_base_spec_of_the_requested_version_is_returned_as_written() -> None:
+def test_base_spec_of_the_requested_version_is_returned_completed() -> None:
     base = {"swagger": "2.0", "info": {"title": "Mine", "version": "2"}, "paths": {}}
     built = build_swagger(ENDPOINTS, "ignored", base)
     assert built == base
     assert built is not base
+    with_operation = {
+        **base,
+        "paths": {"/a": {"get": {"responses": {"200": {"description": "A"}}}}},
+    }
+    assert build_swagger(ENDPOINTS, "ignored", with_operation) == complete_responses(with_operation)
 
 
 def test_other_version_is_built_keeping_the_base_info() -> None:
@@ -133,7 +164,10 @@ def test_other_version_is_built_keeping_the_base_info() -> None:
     assert swagger == {
         "swagger": "2.0",
         "info": {"title": "Mine", "version": "2"},
-        "paths": {"/hello": {"get": {"responses": {"200": {"description": "OK"}}}}},
+        "paths": {
+            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS}}}
+        },
+        "definitions": {"Error": ERROR_SCHEMA},
     }
 
 
@@ -150,20 +184,66 @@ def test_examples_build_valid_documents(name: str) -> None:
 def test_crud_example_documents_its_statuses() -> None:
     nb = nbformat.read(EXAMPLES / "crud.ipynb", as_version=4)
     paths = build_openapi(parse_notebook(nb).endpoints, "crud")["paths"]
+    gateway = sorted(GATEWAY_ERRORS)
     assert {m: sorted(op["responses"]) for m, op in paths["/items/{id}"].items()} == {
-        "get": ["200", "404"],
-        "put": ["200", "404"],
-        "delete": ["204", "404"],
+        "get": sorted(["200", "404", *gateway]),
+        "put": sorted(["200", "404", *gateway]),
+        "delete": sorted(["204", "404", *gateway]),
     }
-    assert paths["/items"]["post"]["responses"]["201"]["content"] == {"application/json": {}}
+    json_content: dict[str, Any] = {"application/json": {}}
+    assert paths["/items"]["post"]["responses"] == {
+        "201": {"description": "Created", "content": json_content},
+        "400": {"description": "Bad Request", "content": json_content},
+        **{s: r for s, r in OPENAPI_ERRORS.items() if s != "400"},
+    }
+    assert paths["/items/{id}"]["delete"]["responses"]["204"] == {"description": "No Content"}
 
 
-def test_openapi_example_spec_is_valid_and_kept() -> None:
+def test_swagger_base_operations_are_converted_to_openapi() -> None:
     nb = nbformat.read(EXAMPLES / "openapi.ipynb", as_version=4)
     parsed = swagger_parser.parse_notebook(nb)
     swagger = build_swagger(parsed.endpoints, "openapi", parsed.spec)
-    assert swagger == parsed.spec
+    assert swagger == complete_responses(parsed.spec or {})
     validate(swagger)
     openapi = build_openapi(parsed.endpoints, "openapi", parsed.spec)
     validate(openapi)
     assert sorted(openapi["paths"]) == ["/pets", "/pets/{petId}"]
+    pet = {"schema": {"$ref": "#/components/schemas/Pet"}}
+    new_pet = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Pet"},
+            {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+        ]
+    }
+    error = {"schema": {"$ref": "#/components/schemas/Error"}}
+    assert openapi["paths"]["/pets"]["post"] == {
+        "summary": "Add a pet from a JSON body",
+        "description": (
+            "Add a pet; 400, with nothing stored, when the body is not an object with a string "
+            '`name`:\n`curl -X POST -H "Content-Type: application/json" -d \'{"name": "Rex"}\' '
+            "http://127.0.0.1:8888/pets`\n\nAdd a pet from a JSON body"
+        ),
+        "operationId": "addPet",
+        "requestBody": {"content": {"application/json": pet}, "required": True},
+        "responses": {
+            "201": {
+                "description": "The new pet, with its id",
+                "content": {"application/json": {"schema": new_pet}},
+            },
+            "400": {
+                "description": "The body is not a pet, or not JSON",
+                "content": {"application/json": error},
+            },
+            **{s: r for s, r in OPENAPI_ERRORS.items() if s != "400"},
+        },
+    }
+    assert openapi["components"] == {
+        "schemas": {
+            "Pet": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}},
+            },
+            "Error": ERROR_SCHEMA,
+        }
+    }

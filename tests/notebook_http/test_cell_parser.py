@@ -109,6 +109,11 @@ def test_annotation_may_be_indented_and_spaced() -> None:
             "unknown method FETCH; use one of GET, POST, PUT, DELETE, PATCH",
         ),
         ("# ResponseInfo GET the data", "path 'the' must start with '/'"),
+        (
+            "# ResponseInfo operationId: getPet",
+            "ResponseInfo must be followed by a method and a path; 'operationId:' annotations need "
+            "--NotebookHTTPPersonality.cell_parser=kernel_gateway.notebook_http.swagger.parser",
+        ),
     ],
 )
 def test_malformed_annotation_names_the_cell(line: str, reason: str) -> None:

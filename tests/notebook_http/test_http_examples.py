@@ -53,13 +53,20 @@ def test_params(examples: dict[str, Gateway]) -> None:
     assert headers["Content-Type"] == "application/json"
 
 
+BAD_BODY = {"reason": "Bad Request", "message": "the body must be a JSON object"}
+
+
 def test_crud(examples: dict[str, Gateway]) -> None:
     crud = examples["crud"]
+    assert crud.json("GET", "/items") == (200, [])
+    assert crud.json("POST", "/items", ["not", "an", "object"]) == (400, BAD_BODY)
+    assert crud.json("POST", "/items") == (400, BAD_BODY)
     assert crud.json("GET", "/items") == (200, [])
     status, headers, body = crud.request("POST", "/items", {"name": "pen"})
     assert (status, json.loads(body)) == (201, {"id": "1", "name": "pen"})
     assert headers["Location"] == "/items/1"
     assert crud.json("GET", "/items/1") == (200, {"id": "1", "name": "pen"})
+    assert crud.json("PUT", "/items/1", '"pencil"', headers=JSON_HEADERS) == (400, BAD_BODY)
     assert crud.json("PUT", "/items/1", {"name": "pencil"}) == (200, {"id": "1", "name": "pencil"})
     assert crud.json("GET", "/items") == (200, [{"id": "1", "name": "pencil"}])
     status, headers, body = crud.request("DELETE", "/items/1")
@@ -101,6 +108,12 @@ def test_openapi_with_the_swagger_parser(examples: dict[str, Gateway]) -> None:
     assert pets.json("GET", "/pets") == (200, {"1": {"name": "Tom"}})
     assert pets.json("GET", "/pets/1") == (200, {"name": "Tom"})
     assert pets.json("GET", "/pets/9") == (404, {"message": "no pet 9"})
+    not_a_pet = {
+        "reason": "Bad Request",
+        "message": "the body must be a pet: an object with a string name",
+    }
+    assert pets.json("POST", "/pets", {"name": 7}) == (400, not_a_pet)
+    assert pets.json("POST", "/pets") == (400, not_a_pet)
     status, headers, body = pets.request("POST", "/pets", {"name": "Rex"})
     assert (status, json.loads(body)) == (201, {"id": "2", "name": "Rex"})
     assert headers["Content-Type"] == "application/json"
@@ -113,6 +126,10 @@ def test_openapi_with_the_swagger_parser(examples: dict[str, Gateway]) -> None:
     assert status == 200
     OpenAPIV31SpecValidator(openapi).validate()
     assert set(openapi["paths"]) == {"/pets", "/pets/{petId}"}
+    assert openapi["paths"]["/pets"]["post"]["requestBody"] == {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}},
+        "required": True,
+    }
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -120,3 +137,6 @@ def test_every_example_documents_a_valid_api(examples: dict[str, Gateway], name:
     status, spec = examples[name].json("GET", "/_api/spec/swagger.json")
     assert status == 200
     OpenAPIV2SpecValidator(spec).validate()
+    status, spec = examples[name].json("GET", "/_api/spec/openapi.json")
+    assert status == 200
+    OpenAPIV31SpecValidator(spec).validate()

@@ -18,6 +18,8 @@ import pytest
 from conftest import Gateway, GatewayFactory
 from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV31SpecValidator
 
+from kernel_gateway.notebook_http.swagger.gateway_responses import GATEWAY_ERRORS
+
 API = Path(__file__).parent / "notebooks" / "api.ipynb"
 MAX_BODY = 2048
 PNG = base64.b64decode(
@@ -350,8 +352,8 @@ def test_swagger_document_is_valid_and_describes_the_endpoints(api: Gateway) -> 
     assert me["summary"] == "The current user"
     assert "Answers `me`." in me["description"]
     assert spec["paths"]["/users/{id}"]["get"]["parameters"][0]["name"] == "id"
-    assert set(spec["paths"]["/created"]["get"]["responses"]) == {"201"}
-    assert spec["paths"]["/png"]["get"]["produces"] == ["image/png"]
+    assert set(spec["paths"]["/created"]["get"]["responses"]) == {"201", *GATEWAY_ERRORS}
+    assert spec["paths"]["/png"]["get"]["produces"] == ["image/png", "application/json"]  # errors
 
 
 def test_openapi_document_is_valid_3_1(api: Gateway) -> None:

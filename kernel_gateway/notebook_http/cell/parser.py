@@ -47,6 +47,10 @@ COMMENT_PREFIXES: dict[str, str] = {
 }
 DEFAULT_PREFIX = "#"
 _METHOD_LIST = ", ".join(METHODS)
+SWAGGER_HINT = (
+    "'operationId:' annotations need "
+    "--NotebookHTTPPersonality.cell_parser=kernel_gateway.notebook_http.swagger.parser"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,10 @@ def parse_annotation(text: str) -> Annotation | None:
     """The cell parser's classifier: `METHOD /path` or `ResponseInfo METHOD /path`."""
     words = text.split()
     if words and words[0] == "ResponseInfo":
+        if len(words) > 1 and words[1].startswith("operationId:"):
+            raise ValueError(
+                f"ResponseInfo must be followed by a method and a path; {SWAGGER_HINT}"
+            )
         found = _method_path(words[1:], strict=True)
         assert found is not None
         return Annotation(method=found.method, path=found.path, response_info=True)

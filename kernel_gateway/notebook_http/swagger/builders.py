@@ -9,7 +9,10 @@ literal becomes the produced media type. Code that computes these is not evaluat
 
 When the notebook carries its own document (swagger parser), a document of the requested
 version is returned as written; one of the other version is built from the endpoints,
-keeping the notebook document's `info`.
+keeping the notebook document's `info`. A Swagger 2.0 document's operations, definitions,
+tags and externalDocs are also converted into the OpenAPI 3.1 one (conversion.py), so both
+describe the same API. Every document then goes through `complete_responses`: no body for
+204-like statuses, and the gateway's own error responses.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import copy
 import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..endpoints import Endpoint
+from .conversion import convert_definitions, convert_operation, find_operation
+from .gateway_responses import complete_responses
 
 DEFAULT_VERSION = "0.0.0"
 _STATUS = re.compile(r"""\bstatus["'`]?\s*(?:=>|[:=])\s*(\d{3})\b""")
@@ -104,27 +109,64 @@ def _openapi_operation(endpoint: Endpoint) -> dict[str, Any]:
     return _describe(endpoint, operation)
 
 
+def _is_swagger(spec: Mapping[str, Any] | None) -> TypeGuard[Mapping[str, Any]]:
+    return spec is not None and "swagger" in spec
+
+
+def _with_base_operation(
+    built: dict[str, Any], endpoint: Endpoint, base_spec: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`built` with what the Swagger 2.0 `base_spec` says of the endpoint's operation.
+
+    The base document's fields win; path parameters it leaves out stay declared, and its
+    responses replace the ResponseInfo ones when it lists any.
+    """
+    found = find_operation(base_spec, endpoint.operation_id)
+    if found is None:
+        return built
+    converted = convert_operation(base_spec, *found)
+    params = converted.get("parameters", [])
+    declared = {(p.get("name"), p["in"]) for p in params}
+    kept = [p for p in built.get("parameters", []) if (p["name"], p["in"]) not in declared]
+    merged = {**built, **converted}
+    if params or kept:
+        merged["parameters"] = [*params, *kept]
+    merged["responses"] = converted["responses"] or built["responses"]
+    return merged
+
+
 def build_swagger(
     endpoints: Iterable[Endpoint], title: str, base_spec: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A Swagger 2.0 document of `endpoints`, or a copy of `base_spec` if it is one."""
-    if base_spec and "swagger" in base_spec:
-        return copy.deepcopy(dict(base_spec))
+    """A Swagger 2.0 document of `endpoints`, or of `base_spec` if it is one."""
+    if _is_swagger(base_spec):
+        return complete_responses(base_spec)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         item = paths.setdefault(template_path(endpoint.path), {})
         item[endpoint.method.lower()] = _swagger_operation(endpoint)
-    return {"swagger": "2.0", "info": _info(title, base_spec), "paths": paths}
+    return complete_responses({"swagger": "2.0", "info": _info(title, base_spec), "paths": paths})
 
 
 def build_openapi(
     endpoints: Iterable[Endpoint], title: str, base_spec: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """An OpenAPI 3.1 document of `endpoints`, or a copy of `base_spec` if it is OpenAPI 3."""
+    """An OpenAPI 3.1 document of `endpoints`, or of `base_spec` if it is OpenAPI 3."""
     if base_spec and str(base_spec.get("openapi", "")).startswith("3"):
-        return copy.deepcopy(dict(base_spec))
+        return complete_responses(base_spec)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         item = paths.setdefault(template_path(endpoint.path), {})
-        item[endpoint.method.lower()] = _openapi_operation(endpoint)
-    return {"openapi": "3.1.0", "info": _info(title, base_spec), "paths": paths}
+        operation = _openapi_operation(endpoint)
+        if _is_swagger(base_spec):
+            operation = _with_base_operation(operation, endpoint, base_spec)
+        item[endpoint.method.lower()] = operation
+    spec: dict[str, Any] = {"openapi": "3.1.0", "info": _info(title, base_spec), "paths": paths}
+    if _is_swagger(base_spec):
+        spec.update(
+            {k: copy.deepcopy(base_spec[k]) for k in ("tags", "externalDocs") if k in base_spec}
+        )
+        schemas = convert_definitions(base_spec)
+        if schemas:
+            spec["components"] = {"schemas": schemas}
+    return complete_responses(spec)

@@ -418,10 +418,11 @@ class KernelGatewayApp(JupyterApp):
         tracker.closing = True
         if not await tracker.wait_idle(self.shutdown_grace_period):
             self.log.warning(
-                "%d request(s) still running after %ss; closing them",
+                "%d request(s) still running after %ss; answering them 503",
                 tracker.active,
                 self.shutdown_grace_period,
             )
+            await tracker.abandon_all()
         await self.personality.stop()
         await server.close_all_connections()
 

@@ -8,6 +8,8 @@ import logging
 import re
 import socket
 import ssl
+from collections.abc import Awaitable
+from typing import Protocol
 
 from tornado import web
 from tornado.netutil import bind_sockets
@@ -18,26 +20,38 @@ TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*", re.IGNORECASE)
 access_log = logging.getLogger("tornado.access")
 
 
+class InFlight(Protocol):
+    """A request the tracker can answer early: `abandon` sends 503 now, its work's output is
+    dropped later."""
+
+    def abandon(self) -> Awaitable[None]: ...
+
+
 class RequestTracker:
-    """Counts HTTP requests in flight so shutdown can let them finish.
+    """The HTTP requests in flight, so shutdown can let them finish, or answer them.
 
     Handlers call `started` / `finished`; the app sets `closing` when it drains, after which
-    handlers refuse new requests that arrive on open keep-alive connections.
+    handlers refuse new requests that arrive on open keep-alive connections, and once the
+    grace period is over `abandon_all` answers those still running.
     """
 
     def __init__(self) -> None:
-        self.active = 0
+        self.requests: set[InFlight] = set()
         self.closing = False
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def started(self) -> None:
-        self.active += 1
+    @property
+    def active(self) -> int:
+        return len(self.requests)
+
+    def started(self, request: InFlight) -> None:
+        self.requests.add(request)
         self._idle.clear()
 
-    def finished(self) -> None:
-        self.active = max(self.active - 1, 0)
-        if self.active == 0:
+    def finished(self, request: InFlight) -> None:
+        self.requests.discard(request)
+        if not self.requests:
             self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -47,6 +61,13 @@ class RequestTracker:
         except asyncio.TimeoutError:
             return False
         return True
+
+    async def abandon_all(self, timeout: float = 2.0) -> None:
+        """Answer every request still in flight with 503; wait (up to `timeout` s) until the
+        answers are sent, so that closing the connections afterwards doesn't cut them."""
+        answers = [asyncio.ensure_future(request.abandon()) for request in list(self.requests)]
+        if answers:
+            await asyncio.wait(answers, timeout=timeout)
 
 
 def redacted_uri(uri: str) -> str:

@@ -7,9 +7,12 @@ through `check_access`). Domain errors (`kernel_gateway.errors`) become JSON
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import inspect
 import json
+from asyncio import Future
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any
@@ -116,7 +119,7 @@ def set_cors_headers(handler: web.RequestHandler, policy: AccessPolicy) -> None:
         handler.set_header(name, value)
 
 
-def write_json_error(handler: web.RequestHandler, status_code: int, error: object) -> None:
+def write_json_error(handler: web.RequestHandler, status_code: int, error: object) -> Future[None]:
     """Finish a response as JSON `{"reason", "message"}` for `error`, with its status and
     headers (Allow, Retry-After); used by every handler, websockets' refused upgrades too."""
     message = responses.get(status_code, "Unknown")
@@ -136,7 +139,7 @@ def write_json_error(handler: web.RequestHandler, status_code: int, error: objec
     handler.set_status(status_code)
     handler.set_header("Content-Type", "application/json")
     reason = responses.get(status_code, "Unknown")
-    handler.finish(json.dumps({"reason": reason, "message": message}))
+    return handler.finish(json.dumps({"reason": reason, "message": message}))
 
 
 def allowed_methods(handler: web.RequestHandler) -> list[str]:
@@ -157,6 +160,7 @@ class GatewayHandler(web.RequestHandler):
     policy: AccessPolicy
     tracker: RequestTracker | None = None
     _tracked = False
+    _abandoned = False
 
     def initialize(self, policy: AccessPolicy, tracker: RequestTracker | None = None) -> None:
         """Subclasses take their own collaborators and pass the rest here."""
@@ -169,7 +173,7 @@ class GatewayHandler(web.RequestHandler):
 
     def prepare(self) -> None:
         if self.tracker is not None:
-            self.tracker.started()
+            self.tracker.started(self)
             self._tracked = True
             if self.tracker.closing:
                 raise web.HTTPError(503, "The gateway is shutting down")
@@ -180,8 +184,30 @@ class GatewayHandler(web.RequestHandler):
 
     def on_finish(self) -> None:
         if self._tracked and self.tracker is not None:
-            self.tracker.finished()
+            self.tracker.finished(self)
             self._tracked = False
+
+    def abandon(self) -> Awaitable[None]:
+        """Answer 503 now: the gateway is stopping before this request could finish. What
+        the request's own work writes later is dropped."""
+        if self._finished:
+            return asyncio.sleep(0)
+        self.clear()
+        error = KernelUnavailable("The gateway shut down before the request finished")
+        sent = write_json_error(self, 503, error)
+        self._abandoned = True
+        return sent
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        if not self._abandoned:
+            super().write(chunk)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
+        if self._abandoned:
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
+        return super().finish(chunk)
 
     def options(self, *args: str, **kwargs: str) -> None:
         """Answer CORS preflight requests, with no token needed."""

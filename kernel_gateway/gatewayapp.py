@@ -17,6 +17,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.application import JupyterApp, NoStart, base_aliases, base_flags
 from tornado import web
 from tornado.httpserver import HTTPServer
+from traitlets import Any as TraitAny
 from traitlets import CBool, Float, Instance, Integer, List, Type, Unicode, default
 
 from . import serving
@@ -32,6 +33,16 @@ API_MODULES = {
     "jupyter-websocket": "kernel_gateway.jupyter_websocket",
     "notebook-http": "kernel_gateway.notebook_http",
 }
+
+#: jupyter_server options of jupyter-kernel-gateway 3 -> why they have no effect here.
+UNUSED_SERVER_OPTIONS = {
+    "authorizer_class": "access is decided by auth_token and the CORS/origin options",
+    "identity_provider_class": "clients have no identity beyond the token",
+    "cookie_secret": "the gateway issues no cookies",
+    "cookie_secret_file": "the gateway issues no cookies",
+    "kernel_websocket_connection_class": "the websocket bridge is built in",
+}
+NO_EFFECT = "Accepted from jupyter-kernel-gateway 3 config files; has no effect here"
 
 aliases = {
     **base_aliases,
@@ -255,6 +266,14 @@ class KernelGatewayApp(JupyterApp):
 
     kernel_spec_manager = Instance(KernelSpecManager, allow_none=True)
 
+    # jupyter_server options that jupyter-kernel-gateway 3 exposes and that mean nothing here:
+    # accepted so that its config files still load, with one warning each.
+    authorizer_class = TraitAny(help=NO_EFFECT).tag(config=True)
+    identity_provider_class = TraitAny(help=NO_EFFECT).tag(config=True)
+    cookie_secret = TraitAny(help=NO_EFFECT).tag(config=True)
+    cookie_secret_file = TraitAny(help=NO_EFFECT).tag(config=True)
+    kernel_websocket_connection_class = TraitAny(help=NO_EFFECT).tag(config=True)
+
     @default("config_file_name")
     def _config_file_name_default(self) -> str:
         return "jupyter_kernelgateway_config"
@@ -279,6 +298,10 @@ class KernelGatewayApp(JupyterApp):
         env = env_config(self.classes)
         super().initialize(argv)
         self.update_config(unset_in(env, self.config))
+        for name in sorted(set(self.config.KernelGatewayApp) & set(UNUSED_SERVER_OPTIONS)):
+            self.log.warning(
+                "KernelGatewayApp.%s has no effect: %s", name, UNUSED_SERVER_OPTIONS[name]
+            )
         if self.generate_config or self.show_config or self.show_config_json:
             return
         self.personality = self.create_personality()

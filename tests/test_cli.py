@@ -363,3 +363,23 @@ def test_port_in_use_tries_the_next_ports_then_fails() -> None:
     finally:
         for sock in taken:
             sock.close()
+
+
+def test_jupyter_server_options_of_kg3_config_files_load_with_one_warning_each(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "jupyter_kernelgateway_config.py").write_text(
+        "c.KernelGatewayApp.authorizer_class = 'my.Authorizer'\n"
+        "c.KernelGatewayApp.cookie_secret = b'x' * 32\n"
+        "c.KernelGatewayApp.port = 7001\n"
+    )
+    result = run_cli("--show-config-json", env={"JUPYTER_CONFIG_DIR": str(tmp_path)})
+
+    assert result.returncode == 0, result.stdout
+    warnings = [line for line in result.stdout.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "[KernelGatewayApp] WARNING | KernelGatewayApp.authorizer_class has no effect: "
+        "access is decided by auth_token and the CORS/origin options",
+        "[KernelGatewayApp] WARNING | KernelGatewayApp.cookie_secret has no effect: "
+        "the gateway issues no cookies",
+    ]

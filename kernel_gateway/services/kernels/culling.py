@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from tornado.ioloop import PeriodicCallback
 
 from ...errors import UnknownKernel
-
-if TYPE_CHECKING:
-    from .manager import MappingKernelManager
 
 
 class KernelActivity(Protocol):
@@ -40,11 +38,30 @@ def idle_kernel_ids(
             yield kernel_id
 
 
+class CullableKernels(Protocol):
+    """What the culler uses of the kernel manager: its kernels and its cull_* options."""
+
+    @property
+    def connections(self) -> Mapping[str, KernelActivity]: ...
+
+    cull_idle_timeout: int
+    cull_interval: int
+    cull_busy: bool
+    cull_connected: bool
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+    def kernel_ids(self) -> list[str]: ...
+
+    async def shutdown_kernel(
+        self, kernel_id: str, now: bool = False, restart: bool = False
+    ) -> None: ...
+
+
 class IdleCuller:
     """Every `cull_interval` seconds, shuts down the manager's handed-out kernels that the rule
     (with the manager's `cull_*` options) finds idle, except those `exempt` keeps."""
 
-    def __init__(self, manager: MappingKernelManager, exempt: Callable[[str], bool]) -> None:
+    def __init__(self, manager: CullableKernels, exempt: Callable[[str], bool]) -> None:
         self.manager = manager
         self.exempt = exempt
         interval_ms = max(manager.cull_interval, 1) * 1000

@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Mapping
+from typing import Any, Protocol
+
+from jupyter_client.kernelspec import KernelSpecManager
 
 from ...errors import CellTimeout, KernelUnavailable
 from .connection import KernelConnection
 from .execution import execute
-
-if TYPE_CHECKING:
-    from .manager import MappingKernelManager
 
 APPLY_TIMEOUT = 10.0
 
@@ -42,6 +41,21 @@ def environment_code(env: Mapping[str, str]) -> str:
     )
 
 
+class KernelSource(Protocol):
+    """What the warm pool uses of the kernel manager."""
+
+    connections: dict[str, KernelConnection]
+
+    @property
+    def spec_manager(self) -> KernelSpecManager: ...
+
+    async def launch(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str: ...
+
+    async def discard(self, kernel_id: str, now: bool = False, restart: bool = False) -> None: ...
+
+    def run_in_background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None: ...
+
+
 class WarmPool:
     """Ids of started, seeded kernels of one kind, waiting to be handed out.
 
@@ -50,7 +64,7 @@ class WarmPool:
     manager and refills itself in the background.
     """
 
-    def __init__(self, manager: MappingKernelManager, size: int, kernel_name: str) -> None:
+    def __init__(self, manager: KernelSource, size: int, kernel_name: str) -> None:
         self.manager = manager
         self.size = size
         self.kernel_name = kernel_name

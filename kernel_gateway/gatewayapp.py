@@ -1,6 +1,6 @@
 """KernelGatewayApp: traits -> objects -> tornado app -> serve -> stop.
 
-Options are read command line > config file (`jupyter_kernelgateway_config.py`) > `KG_*`
+Options are read command line > config file (`jupyter_kernel_gateway_config.py`) > `KG_*`
 variables > defaults. `api` picks the personality (mode) that supplies the routes.
 """
 
@@ -276,7 +276,7 @@ class KernelGatewayApp(JupyterApp):
 
     @default("config_file_name")
     def _config_file_name_default(self) -> str:
-        return "jupyter_kernelgateway_config"
+        return "jupyter_kernel_gateway_config"
 
     @property
     def classes(self) -> list[type]:  # type: ignore[override]

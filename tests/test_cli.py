@@ -172,7 +172,7 @@ def test_version_is_printed() -> None:
 def test_generate_config_writes_the_config_file(tmp_path: Path) -> None:
     result = run_cli("--generate-config", env={"JUPYTER_CONFIG_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stdout
-    written = (tmp_path / "jupyter_kernelgateway_config.py").read_text()
+    written = (tmp_path / "jupyter_kernel_gateway_config.py").read_text()
     for line in (
         "# c.KernelGatewayApp.port = 8888",
         "# c.KernelGatewayApp.auth_token = ''",
@@ -194,8 +194,8 @@ def shown_config(*argv: str, env: dict[str, str], config_dir: Path) -> dict[str,
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """A JUPYTER_CONFIG_DIR whose jupyter_kernelgateway_config.py sets base_url and port."""
-    (tmp_path / "jupyter_kernelgateway_config.py").write_text(
+    """A JUPYTER_CONFIG_DIR whose jupyter_kernel_gateway_config.py sets base_url and port."""
+    (tmp_path / "jupyter_kernel_gateway_config.py").write_text(
         "c.KernelGatewayApp.base_url = '/file'\n"
         "c.KernelGatewayApp.port = 7001\n"
         "c.JupyterWebsocketPersonality.list_kernels = False\n"
@@ -368,7 +368,7 @@ def test_port_in_use_tries_the_next_ports_then_fails() -> None:
 def test_jupyter_server_options_of_kg3_config_files_load_with_one_warning_each(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "jupyter_kernelgateway_config.py").write_text(
+    (tmp_path / "jupyter_kernel_gateway_config.py").write_text(
         "c.KernelGatewayApp.authorizer_class = 'my.Authorizer'\n"
         "c.KernelGatewayApp.cookie_secret = b'x' * 32\n"
         "c.KernelGatewayApp.port = 7001\n"

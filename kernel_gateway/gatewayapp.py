@@ -369,7 +369,8 @@ class KernelGatewayApp(JupyterApp):
         base = "/" + self.base_url.strip("/")
         prefix = "" if base == "/" else base
         shared = {"policy": self.personality.context.policy, "tracker": tracker}
-        routes: list[Route] = [(r"/api/?", APIVersionHandler, {}), *self.personality.handlers()]
+        # the mode's routes first: a notebook's own `# GET /api` wins over the version route
+        routes: list[Route] = [*self.personality.handlers(), (r"/api/?", APIVersionHandler, {})]
         return web.Application(
             [
                 (prefix + pattern, handler, {**shared, **kwargs})

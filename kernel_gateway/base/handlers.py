@@ -135,7 +135,11 @@ def write_json_error(handler: web.RequestHandler, status_code: int, error: objec
         if error.log_message:
             message = error.log_message % error.args if error.args else error.log_message
         if status_code == 405:
-            handler.set_header("Allow", ", ".join(allowed_methods(handler)))
+            if isinstance(handler, GatewayHandler):
+                allowed = handler.allowed_methods()  # a handler may narrow it (notebook routes)
+            else:
+                allowed = allowed_methods(handler)
+            handler.set_header("Allow", ", ".join(allowed))
     handler.set_status(status_code)
     handler.set_header("Content-Type", "application/json")
     reason = responses.get(status_code, "Unknown")

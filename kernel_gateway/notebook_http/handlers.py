@@ -105,13 +105,24 @@ class EndpointHandler(GatewayHandler):
             self.on_finish()
 
     def endpoint(self) -> Endpoint:
-        """The endpoint of the request's method (HEAD runs GET's); MethodNotAllowed if none."""
+        """The endpoint of the request's method; MethodNotAllowed if none.
+
+        HEAD is not served: it would run the GET cell's code (side effects included) only to
+        drop its answer.
+        """
         method = self.request.method or "GET"
-        endpoint = self.route.endpoints.get("GET" if method == "HEAD" else method)
+        endpoint = self.route.endpoints.get(method) if method != "HEAD" else None
         if endpoint is None:
-            allowed = list(self.route.methods)
-            raise MethodNotAllowed(f"{method} is not allowed on {self.route.path}", allowed)
+            message = f"{method} is not allowed on {self.route.path}"
+            raise MethodNotAllowed(message, self.allowed_methods())
         return endpoint
+
+    async def head(self, *args: str, **kwargs: str) -> None:
+        self.endpoint()  # raises MethodNotAllowed
+
+    def allowed_methods(self) -> list[str]:
+        """The methods the notebook declares for this path, and OPTIONS."""
+        return [*self.route.methods, "OPTIONS"]
 
     def code(self, endpoint: Endpoint, path_args: dict[str, str]) -> str:
         """The endpoint's code, after an assignment of the request to REQUEST."""

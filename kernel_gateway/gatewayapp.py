@@ -18,7 +18,7 @@ from jupyter_core.application import JupyterApp, NoStart, base_aliases, base_fla
 from tornado import web
 from tornado.httpserver import HTTPServer
 from traitlets import Any as TraitAny
-from traitlets import CBool, Float, Instance, Integer, List, Type, Unicode, default
+from traitlets import CBool, Float, Instance, Integer, List, TraitError, Type, Unicode, default
 
 from . import serving
 from ._version import __version__
@@ -459,6 +459,6 @@ def launch_instance(argv: list[str] | None = None) -> None:
         app.start()
     except NoStart:
         return
-    except StartupError as err:
+    except (StartupError, TraitError) as err:  # TraitError: a bad value for a mode's option
         app.log.critical("%s", err)
         sys.exit(1)

@@ -263,6 +263,11 @@ BAD_VALUES = [
     ({}, ("--api=json",), "Module json does not define create_personality"),
     ({}, ("--seed_uri=/nonexistent/seed.ipynb",), "Cannot read seed notebook"),
     ({}, ("--api=notebook-http",), "notebook-http mode serves a notebook"),
+    (
+        {},
+        ("--JupyterWebsocketPersonality.list_kernels=maybe",),
+        "The 'list_kernels' trait of a JupyterWebsocketPersonality instance expected a boolean",
+    ),
 ]
 
 

@@ -10,13 +10,14 @@ import socket
 import ssl
 from collections.abc import Awaitable
 from typing import Protocol
+from urllib.parse import unquote_plus
 
 from tornado import web
 from tornado.netutil import bind_sockets
 
 from .errors import StartupError
 
-TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*", re.IGNORECASE)
+QUERY_SEPARATORS = re.compile(r"([&;])")
 access_log = logging.getLogger("tornado.access")
 
 
@@ -71,8 +72,20 @@ class RequestTracker:
 
 
 def redacted_uri(uri: str) -> str:
-    """The request URI with any `token=` query value masked, for logs."""
-    return TOKEN_IN_QUERY.sub(r"\1[secret]", uri)
+    """The request URI with the value of any query parameter named `token` masked, for logs.
+
+    Names are compared as the server reads them (percent-decoded, `+` as space) and in any
+    case; `;` counts as a separator too, so no spelling of the token reaches a log.
+    """
+    path, question, query = uri.partition("?")
+    if not question:
+        return uri
+    pieces = QUERY_SEPARATORS.split(query)
+    for index in range(0, len(pieces), 2):  # odd indexes are the separators themselves
+        name, equals, _ = pieces[index].partition("=")
+        if equals and unquote_plus(name).strip().lower() == "token":
+            pieces[index] = f"{name}=[secret]"
+    return f"{path}?{''.join(pieces)}"
 
 
 def log_request(handler: web.RequestHandler) -> None:

@@ -121,6 +121,8 @@ def test_the_token_never_shows_in_the_debug_log(env_gateway: Gateway) -> None:
     try:
         env_gateway.request("GET", f"/api/kernels?token={TOKEN}")
         env_gateway.request("HEAD", f"/api/kernels?token={TOKEN}&x=1")
+        env_gateway.request("GET", f"/api/nowhere?%74oken={TOKEN}")  # tornado decodes names
+        env_gateway.request("GET", f"/api/nowhere?a=1;token={TOKEN}")
         env_gateway.request("GET", f"/api/nowhere?a=b&token={TOKEN}")
     finally:
         env_gateway.token = TOKEN

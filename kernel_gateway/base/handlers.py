@@ -240,6 +240,8 @@ class GatewayHandler(web.RequestHandler):
             raise BadRequest("The request body is not valid UTF-8") from err
         except ValueError as err:
             raise BadRequest(f"Invalid JSON in request body: {err}") from err
+        except RecursionError as err:
+            raise BadRequest("Invalid JSON in request body: nested too deeply") from err
 
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)

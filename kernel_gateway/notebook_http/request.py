@@ -64,6 +64,8 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise BadRequest(f"Request body is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise BadRequest("Request body is not valid JSON: nested too deeply") from err
 
 
 def _file(upload: HTTPFile) -> dict[str, str]:

@@ -75,7 +75,9 @@ def test_json_bodies_are_parsed(content_type: str) -> None:
             "Request body is not valid JSON: 'utf-8' codec can't decode byte 0xff in position 1: "
             "invalid start byte",
         ),
+        (b"[" * 100_000 + b"]" * 100_000, "Request body is not valid JSON: nested too deeply"),
     ],
+    ids=["syntax", "nan", "utf-8", "deep"],
 )
 def test_invalid_json_is_a_bad_request(body: bytes, message: str) -> None:
     with pytest.raises(BadRequest) as info:

@@ -42,6 +42,7 @@ UNUSED_SERVER_OPTIONS = {
     "cookie_secret_file": "the gateway issues no cookies",
     "kernel_websocket_connection_class": "the websocket bridge is built in",
 }
+BODY_TIMEOUT = 600.0  # seconds a request body may take to arrive
 NO_EFFECT = "Accepted from jupyter-kernel-gateway 3 config files; has no effect here"
 
 aliases = {
@@ -234,6 +235,14 @@ class KernelGatewayApp(JupyterApp):
         ),
         "KG_WS_PING_INTERVAL_SECS",
     )
+    http_idle_timeout = option(
+        Float(
+            75.0,
+            help="Seconds an HTTP connection may sit idle, or take to send a request's "
+            "headers, before it is closed (KG_HTTP_IDLE_TIMEOUT env var)",
+        ),
+        "KG_HTTP_IDLE_TIMEOUT",
+    )
     env_process_whitelist = option(
         List(
             Unicode(),
@@ -411,6 +420,8 @@ class KernelGatewayApp(JupyterApp):
                 xheaders=self.trust_xheaders,
                 ssl_options=ssl_options,
                 max_body_size=self.personality.server_body_limit(),
+                idle_connection_timeout=self.http_idle_timeout,
+                body_timeout=BODY_TIMEOUT,
             )
             server.add_sockets(sockets)
             self.log_serving(port)

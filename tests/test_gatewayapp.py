@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -305,3 +306,15 @@ def test_kernel_pool_size_is_the_number_of_warm_kernels(gateway_factory: Gateway
     gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")
     time.sleep(0.5)
     assert len(child_pids(gateway.process.pid)) == 1
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = gateway_factory("--KernelGatewayApp.http_idle_timeout=1")
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as slow:
+        slow.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # ...and nothing more
+        started = time.monotonic()
+        assert slow.recv(1024) == b""  # closed by the gateway
+        assert 0.5 < time.monotonic() - started < 5
+    assert gateway.request("GET", "/api")[0] == 200

@@ -93,6 +93,7 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
         ('{"env": {"KERNEL_X": {"nested": 1}}}', 400),
         ('{"env": {"KERNEL_X": true}}', 400),
         pytest.param("[" * 100_000 + "]" * 100_000, 400, id="nested-past-recursion-limit"),
+        pytest.param(json.dumps({"env": {"KERNEL_X": "a" * 200_000}}), 400, id="env-too-long"),
     ],
 )
 def test_bad_start_requests(gateway: Gateway, body: str, status: int) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 from ...errors import BadRequest
 
 SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
+MAX_VARIABLE_BYTES = 128 * 1024  # NAME=value and its NUL: the kernel's MAX_ARG_STRLEN
+MAX_ENV_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,22 @@ def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[s
 
 
 def check_env(env: Mapping[str, str]) -> None:
-    """Raise BadRequest for a variable that can't go into a process environment."""
+    """Raise BadRequest for a variable that can't go into a process environment, or for
+    variables too long for one (Linux takes at most 128 KiB per NAME=value string)."""
+    total = 0
     for name, value in env.items():
+        shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
         if not name or "=" in name or "\0" in name or "\0" in value:
-            raise BadRequest(f"env variable {name!r} has an empty name, '=' or a NUL character")
+            raise BadRequest(f"env variable {shown} has an empty name, '=' or a NUL character")
         try:
-            os.fsencode(name)
-            os.fsencode(value)
+            size = len(os.fsencode(name)) + len(os.fsencode(value)) + 2
         except UnicodeError as err:
-            raise BadRequest(f"env variable {name!r} is not encodable: {err}") from err
+            raise BadRequest(f"env variable {shown} is not encodable: {err}") from err
+        if size > MAX_VARIABLE_BYTES:
+            raise BadRequest(f"env variable {shown} is {size} bytes; at most {MAX_VARIABLE_BYTES}")
+        total += size
+    if total > MAX_ENV_BYTES:
+        raise BadRequest(f"The env is {total} bytes; at most {MAX_ENV_BYTES}")
 
 
 def kernel_env(policy: KernelPolicy, requested: Mapping[str, str]) -> dict[str, str]:

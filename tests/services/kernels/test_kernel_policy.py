@@ -69,6 +69,16 @@ def test_check_env_refuses_empty_names_and_unencodable_text(env: dict[str, str])
         check_env(env)
 
 
+def test_check_env_refuses_variables_too_long_for_a_process() -> None:
+    check_env({"K": "x" * (128 * 1024 - 3)})  # K=...\0 is exactly 128 KiB
+    with pytest.raises(BadRequest) as one:
+        check_env({"K": "x" * (128 * 1024 - 2)})
+    assert one.value.message == "env variable 'K' is 131073 bytes; at most 131072"
+    with pytest.raises(BadRequest) as all_of_them:
+        check_env({f"K{i}": "x" * 100_000 for i in range(11)})
+    assert all_of_them.value.message.endswith("bytes; at most 1048576")
+
+
 def test_check_env_accepts_any_other_text() -> None:
     check_env({"KERNEL_X": "é ü 😀 = ; $HOME", "A_B": ""})
 

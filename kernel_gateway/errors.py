@@ -13,6 +13,7 @@
     ├── CellError                     500  an endpoint cell raised
     ├── KernelStartFailed             500  a kernel's launch failed, or it never answered
     ├── KernelUnavailable             503  no kernel (dead, queue wait over)
+    │   └── KernelQueueFull           503  the kernel's message queue is full
     ├── CellTimeout                   504  an endpoint ran past request_timeout
     └── StartupError                  (not HTTP) configuration or seeding failed at start-up
 
@@ -21,6 +22,14 @@ Handlers raise these; the base handler's `write_error` turns them into JSON
 """
 
 from __future__ import annotations
+
+
+def quoted(value: str, limit: int = 100) -> str:
+    """`value` for a message: as it is when short and printable, else its repr, cut short."""
+    if len(value) <= limit and value.isprintable():
+        return value
+    text = repr(value[:limit])
+    return text + "..." if len(value) > limit else text
 
 
 class GatewayError(Exception):
@@ -55,13 +64,13 @@ class NotFound(GatewayError):
 
 class UnknownKernel(NotFound):
     def __init__(self, kernel_id: str) -> None:
-        super().__init__(f"Kernel does not exist: {kernel_id}")
+        super().__init__(f"Kernel does not exist: {quoted(kernel_id)}")
         self.kernel_id = kernel_id
 
 
 class UnknownKernelSpec(NotFound):
     def __init__(self, name: str) -> None:
-        super().__init__(f"No such kernel: {name}")
+        super().__init__(f"No such kernel: {quoted(name)}")
         self.name = name
 
 
@@ -99,6 +108,13 @@ class KernelUnavailable(GatewayError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class KernelQueueFull(KernelUnavailable):
+    """The kernel is not reading messages as fast as they are sent: its queue is full.
+
+    Raised by `KernelConnection.send` instead of blocking the event loop until it drains.
+    """
 
 
 class CellTimeout(GatewayError):

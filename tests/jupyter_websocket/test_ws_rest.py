@@ -226,3 +226,15 @@ def test_a_kernel_that_fails_to_launch_is_a_clear_500_and_leaves_nothing(
     assert gateway.request("DELETE", f"/api/kernels/{working['id']}")[0] == 204
     assert gateway.stop() == 0
     assert gateway.log().count("Kernel shutdown: ") == 1  # the working one: nothing left over
+
+
+def test_a_kernel_name_with_control_characters_is_unknown_and_not_logged_raw(
+    gateway: Gateway,
+) -> None:
+    forged = "x\n[I 2026 FORGED] admin logged in\u001b[31m"
+    status, answer = gateway.json("POST", "/api/kernels", {"name": forged})
+    assert (status, answer) == (
+        404,
+        {"reason": "Not Found", "message": f"No such kernel: {forged!r}"},
+    )
+    assert not [line for line in gateway.log().splitlines() if line.startswith("[I 2026 FORGED]")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, cast
@@ -41,6 +42,7 @@ __all__ = ["KernelPolicy", "MappingKernelManager", "client_env"]
 
 KERNEL_READY_TIMEOUT = 60.0
 SHUTDOWN_POLL_INTERVAL = 0.01
+KERNEL_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)  # what jupyter_client allows
 
 
 class QuickKernelRestarter(AsyncIOLoopKernelRestarter):
@@ -132,6 +134,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
             or self.policy.default_kernel_name
             or self.default_kernel_name
         )
+        if not KERNEL_NAME.fullmatch(name):  # no spec has it: don't look it up (or log it)
+            raise UnknownKernelSpec(name)
         try:
             self.spec_manager.get_kernel_spec(name)
         except NoSuchKernel as err:

@@ -13,7 +13,7 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-from ...errors import BadRequest, NotFound, UnknownKernel
+from ...errors import BadRequest, NotFound, UnknownKernel, quoted
 from ..kernels.manager import MappingKernelManager
 from .model import NewSession, SessionChanges, SessionRecord
 
@@ -22,7 +22,7 @@ class UnknownSession(NotFound):
     """No session has that id (or its kernel has gone)."""
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(f"Session not found: {session_id}")
+        super().__init__(f"Session not found: {quoted(session_id)}")
         self.session_id = session_id
 
 

@@ -15,12 +15,14 @@ from typing import Any
 import psutil  # a dependency of ipykernel
 from jupyter_client.kernelspec import KernelSpecManager
 
+from kernel_gateway.errors import KernelQueueFull
 from kernel_gateway.services.kernels.connection import KernelConnection
 from kernel_gateway.services.kernels.execution import ExecutionResult, execute
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.policy import KernelPolicy
 
 KILL_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+SLEEP = "import time; time.sleep(30)"
 
 
 @asynccontextmanager
@@ -72,6 +74,20 @@ async def run(connection: KernelConnection, *codes: str, timeout: float = 20) ->
     for result in results:
         assert result.status == "ok", result.error
     return results[-1]
+
+
+async def fill_queue(connection: KernelConnection) -> int:
+    """Keep a kernel busy and send it 2 KB requests until its queue is full; return how many
+    went out. Fails if the queue never fills."""
+    connection.request("shell", "execute_request", {"code": SLEEP, "silent": False})
+    await wait_for(lambda: connection.execution_state == "busy", 10, "the kernel to be busy")
+    filler = {"code": "#" + "x" * 2000, "silent": False}
+    for sent in range(200_000):
+        try:
+            connection.request("shell", "execute_request", filler)
+        except KernelQueueFull:
+            return sent
+    raise AssertionError("the kernel's queue never filled")
 
 
 async def evaluate(connection: KernelConnection, expression: str) -> Any:

@@ -101,6 +101,7 @@ class JupyterWebsocketPersonality(Personality):
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager
         manager.removal_listeners.append(self.hubs.kernel_gone)
+        manager.restart_listeners.append(self.hubs.kernel_restarting)
         count = self.context.prespawn_count or 0
         try:
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
@@ -114,9 +115,11 @@ class JupyterWebsocketPersonality(Personality):
     async def stop(self) -> None:
         """Close every websocket; the app shuts the kernels down afterwards."""
         self.hubs.close_all()
-        listeners = self.context.kernel_manager.removal_listeners
-        if self.hubs.kernel_gone in listeners:
-            listeners.remove(self.hubs.kernel_gone)
+        manager = self.context.kernel_manager
+        if self.hubs.kernel_gone in manager.removal_listeners:
+            manager.removal_listeners.remove(self.hubs.kernel_gone)
+        if self.hubs.kernel_restarting in manager.restart_listeners:
+            manager.restart_listeners.remove(self.hubs.kernel_restarting)
 
 
 def create_personality(context: GatewayContext, **kwargs: Any) -> JupyterWebsocketPersonality:

@@ -8,6 +8,7 @@ the wrong kind); keepalive pings follow tornado's `websocket_ping_interval` sett
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -26,6 +27,13 @@ CLOSE_UNSUPPORTED = 1003
 CLOSE_INVALID = 1007
 CLOSE_TOO_SLOW = 1008
 log = logging.getLogger(__name__)
+
+
+def ignore_closed(sent: asyncio.Future[None]) -> None:
+    """Take a queued frame's failure: the websocket closed before it went out (nothing to do,
+    and asyncio would log every such frame as an exception never retrieved)."""
+    if not sent.cancelled():
+        sent.exception()
 
 
 class ChannelsHandler(WebSocketHandler):
@@ -99,9 +107,9 @@ class ChannelsHandler(WebSocketHandler):
                 if isinstance(message, str):
                     self.close_for(CLOSE_UNSUPPORTED, "v1 messages must be binary")
                     return
-                parsed = from_v1_frame(message)
+                parsed = from_v1_frame(message, self.session_id)
             else:
-                parsed = from_json_frame(message)
+                parsed = from_json_frame(message, self.session_id)
         except ProtocolError as err:
             log.info("Closing websocket to kernel %s: %s", self.hub.connection.kernel_id, err)
             self.close_for(CLOSE_INVALID, str(err))
@@ -122,12 +130,14 @@ class ChannelsHandler(WebSocketHandler):
     def write_frame(self, frame: str | bytes) -> None:
         """Queue one frame; a client that stopped reading is disconnected."""
         try:
-            self.write_message(frame, binary=isinstance(frame, bytes))
+            sent = self.write_message(frame, binary=isinstance(frame, bytes))
         except (WebSocketClosedError, StreamClosedError):
-            pass
+            return
         except StreamBufferFullError:
             log.warning("Closing a websocket that fell %d bytes behind", MAX_WRITE_BUFFER)
             self.close_for(CLOSE_TOO_SLOW, "Too far behind")
+            return
+        sent.add_done_callback(ignore_closed)
 
     def close_for(self, code: int, reason: str) -> None:
         """Close with a code and reason, detaching from the hub at once."""

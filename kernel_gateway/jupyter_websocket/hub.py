@@ -2,9 +2,12 @@
 
 The hub subscribes to the kernel's iopub once and encodes each message once per wire format,
 however many websockets listen. Requests a websocket sends are routed back by their msg_id
-(never by session id, so two websockets claiming one session both get their own replies).
-While the kernel restarts, client messages are held and sent once the new kernel process
-speaks (the old one would drop them). When a websocket that named a `session_id` goes away,
+(never by session id, so two websockets claiming one session both get their own replies); a
+websocket that reuses the msg_id of another client's pending request is closed, as is one
+sending faster than the kernel reads (its queue is full). While the kernel
+restarts (the manager's restart listeners tell `KernelHubs`), client messages are held and sent
+once the new kernel is ready and seeded (the old one would drop them, and the seed cells come
+first). When a websocket that named a `session_id` goes away,
 the hub keeps what that session misses (iopub messages and replies to its pending requests) in
 a bounded buffer and replays it to the next websocket that connects with the same session id.
 """
@@ -17,6 +20,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Container
 from typing import Protocol
 
+from ..errors import KernelQueueFull
 from ..services.kernels.connection import KernelConnection
 from ..services.kernels.messages import KernelMessage
 from .protocol import ClientMessage, to_json_frame, to_v1_frame
@@ -27,6 +31,9 @@ REPLAY_TTL = 600.0  # seconds a departed session's messages are kept
 MAX_PENDING = 10_000  # requests awaiting replies per websocket; the oldest are forgotten
 MAX_HELD = 1000  # client messages held while the kernel restarts; the oldest are dropped
 ROUTED_CHANNELS = frozenset({"shell", "control"})
+CLOSE_POLICY_VIOLATION = 1008
+TOO_FAST = "the kernel is not reading messages this fast"
+MSG_ID_TAKEN = "msg_id in use by another client"
 log = logging.getLogger(__name__)
 
 
@@ -82,7 +89,7 @@ class KernelHub:
         self._owners: dict[str, Client | ReplayBuffer] = {}
         self._on_empty = on_empty
         self._held: deque[tuple[Client, ClientMessage]] = deque(maxlen=MAX_HELD)
-        self._restarting = False  # from the gateway's "restarting" until its "idle"
+        self._restarting = False  # from a restart's start until the kernel is seeded again
         self._unsubscribe = connection.subscribe(self._on_iopub)
 
     # -- websockets come and go --------------------------------------------------------------
@@ -137,18 +144,38 @@ class KernelHub:
         self._send_now(client, message)
 
     def _send_now(self, client: Client, message: ClientMessage) -> None:
-        """Send, routing the replies of a shell or control request back to `client`."""
-        if message.channel in ROUTED_CHANNELS and message.msg_type.endswith("_request"):
+        """Send, routing the replies of a shell or control request back to `client`.
+
+        Closes `client` (1008) instead when the msg_id is another's pending request, or when
+        the kernel's queue is full.
+        """
+        routed = message.channel in ROUTED_CHANNELS and message.msg_type.endswith("_request")
+        if routed and self._taken(message.msg_id, client):
+            log.info(
+                "Closing a websocket to kernel %s: %s", self.connection.kernel_id, MSG_ID_TAKEN
+            )
+            client.close_for(CLOSE_POLICY_VIOLATION, MSG_ID_TAKEN)
+            return
+        try:
+            self.connection.send(message.channel, message.parts)
+        except KernelQueueFull as err:
+            log.warning("Closing a websocket: %s", err)
+            client.close_for(CLOSE_POLICY_VIOLATION, TOO_FAST)
+            return
+        if routed:
             self._owners[message.msg_id] = client
             client.pending[message.msg_id] = None
             if len(client.pending) > MAX_PENDING:
                 self._forget(client.pending.popitem(last=False)[0])
             self.connection.route_replies(message.msg_id, self._on_reply)
-        self.connection.send(message.channel, message.parts)
+
+    def _taken(self, msg_id: str, client: Client) -> bool:
+        """Whether replies to `msg_id` go to someone else: another websocket, a departed
+        session's buffer, or the gateway itself."""
+        owner = self._owners.get(msg_id)
+        return owner is not client and (owner is not None or self.connection.routed(msg_id))
 
     def _on_iopub(self, message: KernelMessage) -> None:
-        if message.msg_type == "status":
-            self._follow_restarts(message)
         frames: dict[bool, str | bytes] = {}
         for client in list(self.clients):
             frame = frames.get(client.v1)
@@ -158,26 +185,18 @@ class KernelHub:
         for buffer in self._buffers.values():
             buffer.add(message)
 
-    def _follow_restarts(self, status: KernelMessage) -> None:
-        """Hold client messages while the kernel restarts and is seeded again.
-
-        The gateway announces "restarting" when a restart begins and "idle" once the new
-        process has answered and run the seed cells (the kernel's own statuses come earlier).
-        """
-        if status.header.get("session") != self.connection.session_id:
+    def hold(self, restarting: bool) -> None:
+        """Hold client messages from when a restart begins; send them once it is over (the
+        new kernel ready and seeded, or the restart failed)."""
+        self._restarting = restarting
+        if restarting:
             return
-        state = status.content.get("execution_state")
-        if state == "restarting":
-            self._restarting = True
-        elif state == "dead":
-            self._restarting = False
-            self._held.clear()
-        elif state == "idle" and self._restarting:
-            self._restarting = False
-            held, self._held = list(self._held), deque(maxlen=MAX_HELD)
-            for client, message in held:
-                if client in self.clients:
-                    self._send_now(client, message)
+        held, self._held = list(self._held), deque(maxlen=MAX_HELD)
+        if not self.connection.is_open:
+            return
+        for client, message in held:
+            if client in self.clients:
+                self._send_now(client, message)
 
     def _on_reply(self, message: KernelMessage) -> None:
         """A shell, control or stdin message answering a routed request (iopub is broadcast)."""
@@ -216,6 +235,7 @@ class KernelHubs:
 
     def __init__(self) -> None:
         self._hubs: dict[str, KernelHub] = {}
+        self._restarting: set[str] = set()
 
     def hub(self, connection: KernelConnection) -> KernelHub:
         """The hub of `connection`'s kernel, created on first use."""
@@ -224,7 +244,18 @@ class KernelHubs:
         hub = self._hubs.get(connection.kernel_id)
         if hub is None:
             hub = self._hubs[connection.kernel_id] = KernelHub(connection, self._drop)
+            hub.hold(connection.kernel_id in self._restarting)
         return hub
+
+    def kernel_restarting(self, kernel_id: str, restarting: bool) -> None:
+        """Hold client messages to a kernel while it restarts (the manager's restart listener)."""
+        if restarting:
+            self._restarting.add(kernel_id)
+        else:
+            self._restarting.discard(kernel_id)
+        hub = self._hubs.get(kernel_id)
+        if hub is not None:
+            hub.hold(restarting)
 
     def _drop(self, hub: KernelHub) -> None:
         if self._hubs.get(hub.connection.kernel_id) is hub:
@@ -232,6 +263,7 @@ class KernelHubs:
 
     def kernel_gone(self, kernel_id: str) -> None:
         """Close the websockets of a kernel that was shut down or died."""
+        self._restarting.discard(kernel_id)
         hub = self._hubs.pop(kernel_id, None)
         if hub is not None:
             hub.close(1001, "The kernel is gone")

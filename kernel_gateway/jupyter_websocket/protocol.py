@@ -10,7 +10,8 @@ first four raw JSON bytes as they arrive from ZeroMQ after the signature. Two we
   channel name and the parts; offset `i` starts item `i`, the last offset is the frame's end.
 
 Outgoing frames splice the kernel's JSON bytes without decoding them; incoming frames are
-validated strictly and raise `ProtocolError` on anything malformed.
+validated strictly and raise `ProtocolError` on anything malformed. A header missing `version`,
+`date`, `session` or `username` gets them filled in (ipykernel drops such a message unanswered).
 """
 
 from __future__ import annotations
@@ -22,15 +23,27 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from ..services.kernels.messages import PROTOCOL_VERSION, iso_now
+
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 CLIENT_CHANNELS = frozenset({"shell", "control", "stdin"})
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct("<Q")
 _EMPTY_OBJECT = b"{}"
+MAX_ERROR_LENGTH = 200  # characters of an error message, which may quote the client's input
 
 
 class ProtocolError(ValueError):
-    """A websocket frame that is not a well-formed kernel message."""
+    """A websocket frame that is not a well-formed kernel message.
+
+    The message is cut to MAX_ERROR_LENGTH characters: it is logged and sent back as a close
+    reason, and must not carry a client's megabytes along.
+    """
+
+    def __init__(self, message: str) -> None:
+        if len(message) > MAX_ERROR_LENGTH:
+            message = message[:MAX_ERROR_LENGTH] + "..."
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +127,12 @@ def _pack_legacy_binary(chunks: list[bytes]) -> bytes:
 # ---------------------------------------------------------------- incoming (client -> kernel)
 
 
-def from_json_frame(frame: str | bytes) -> ClientMessage:
+def from_json_frame(frame: str | bytes, session: str = "") -> ClientMessage:
     """Parse a legacy frame: a text JSON message, or the binary form carrying buffers.
 
     A missing `channel` means shell (as jupyter_server assumes); missing `parent_header` and
-    `metadata` default to `{}`. Raises ProtocolError.
+    `metadata` default to `{}`; missing header fields are filled in, the session from
+    `session` (the websocket's). Raises ProtocolError.
     """
     buffers: list[bytes] = []
     if isinstance(frame, str):
@@ -137,6 +151,7 @@ def from_json_frame(frame: str | bytes) -> ClientMessage:
     _check_channel(channel)
     header = _expect_object(msg, "header", required=True)
     msg_id, msg_type = _header_ids(header)
+    complete_header(header, session)
     dicts = [
         header,
         _expect_object(msg, "parent_header"),
@@ -146,8 +161,12 @@ def from_json_frame(frame: str | bytes) -> ClientMessage:
     return ClientMessage(channel, [*map(_dump_json, dicts), *buffers], msg_id, msg_type)
 
 
-def from_v1_frame(data: bytes) -> ClientMessage:
-    """Parse a `v1.kernel.websocket.jupyter.org` frame. Raises ProtocolError."""
+def from_v1_frame(data: bytes, session: str = "") -> ClientMessage:
+    """Parse a `v1.kernel.websocket.jupyter.org` frame. Raises ProtocolError.
+
+    The parts pass through as they came, except a header missing fields: that one is filled
+    in (the session from `session`, the websocket's) and encoded again.
+    """
     if not isinstance(data, bytes):
         raise ProtocolError("v1 messages must be binary frames")
     offsets = _read_offsets(data, _U64, minimum=6)
@@ -166,7 +185,21 @@ def from_v1_frame(data: bytes) -> ClientMessage:
     for name, raw in zip(("parent_header", "metadata", "content"), items[2:5], strict=True):
         if not isinstance(_load_json(raw, name), dict):
             raise ProtocolError(f"{name} must be a JSON object")
+    if complete_header(header, session):
+        items[1] = _dump_json(header)
     return ClientMessage(channel, items[1:], msg_id, msg_type)
+
+
+def complete_header(header: dict[str, Any], session: str) -> bool:
+    """Add the header fields the protocol requires that `header` lacks; True if it added any.
+
+    Defaults: version PROTOCOL_VERSION, date now (UTC), `session`, username "".
+    """
+    missing = [key for key in ("version", "date", "session", "username") if key not in header]
+    defaults = {"version": PROTOCOL_VERSION, "session": session, "username": ""}
+    for key in missing:
+        header[key] = iso_now() if key == "date" else defaults[key]
+    return bool(missing)
 
 
 def _unpack_legacy_binary(data: bytes) -> list[bytes]:
@@ -189,9 +222,12 @@ def _read_offsets(data: bytes, word: struct.Struct, minimum: int) -> list[int]:
         raise ProtocolError(f"frame too short for {count} offsets")
     offsets = [word.unpack_from(data, size * (i + 1))[0] for i in range(count)]
     previous = table_end
-    for offset in offsets:
+    for index, offset in enumerate(offsets):
         if offset < previous or offset > len(data):
-            raise ProtocolError(f"offsets out of order or range: {offsets}")
+            raise ProtocolError(
+                f"offset {index} ({offset}) is out of order or range (after {previous}, "
+                f"in a frame of {len(data)} bytes)"
+            )
         previous = offset
     return offsets
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import pytest
@@ -22,7 +23,16 @@ from kernel_gateway.jupyter_websocket.protocol import (
     to_v1_frame,
 )
 
-HEADER = {"msg_id": "m1", "msg_type": "execute_request", "session": "s", "username": "u"}
+HEADER = {
+    "msg_id": "m1",
+    "msg_type": "execute_request",
+    "session": "s",
+    "username": "u",
+    "date": "2024-01-01T00:00:00.000000Z",
+    "version": "5.3",
+}
+BARE_HEADER = {"msg_id": "m1", "msg_type": "execute_request"}
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 CONTENT = {"code": "print('h\\u00e9\\u0000')", "silent": False}
 PARTS = [
     json.dumps(HEADER).encode(),
@@ -235,6 +245,55 @@ def test_malformed_json_frames_raise(frame: str | bytes) -> None:
 def test_protocol_error_is_a_value_error_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match=r"channel must be one of shell, control, stdin"):
         from_json_frame(json.dumps({"header": HEADER, "content": {}, "channel": "iopub"}))
+
+
+def filled(header: dict[str, object], session: str) -> dict[str, object]:
+    """`header` with the fields the gateway fills in, its date checked and kept."""
+    assert isinstance(header["date"], str)
+    assert ISO_UTC.match(header["date"])
+    return {**BARE_HEADER, "version": "5.3", "session": session, "username": "", **header}
+
+
+def test_json_fills_in_missing_header_fields() -> None:
+    frame = json.dumps({"header": BARE_HEADER, "content": {}})
+    header = json.loads(from_json_frame(frame, "ws-session").parts[0])
+    assert header == filled(header, "ws-session")
+
+    own_session = json.dumps({"header": {**BARE_HEADER, "session": "mine"}, "content": {}})
+    assert json.loads(from_json_frame(own_session, "ws-session").parts[0])["session"] == "mine"
+
+
+def test_v1_fills_in_missing_header_fields_and_keeps_the_rest_raw() -> None:
+    parts = [json.dumps(BARE_HEADER).encode(), b"{ }", b"{}", b'{"a":  1}', b"buf"]
+    message = from_v1_frame(to_v1_frame("shell", parts), "ws-session")
+    header = json.loads(message.parts[0])
+    assert header == filled(header, "ws-session")
+    assert message.parts[1:] == parts[1:]
+    assert (message.msg_id, message.msg_type) == ("m1", "execute_request")
+
+
+def test_v1_passes_a_complete_header_through_untouched() -> None:
+    spaced = json.dumps(HEADER, indent=1).encode()
+    message = from_v1_frame(to_v1_frame("shell", [spaced, *PARTS[1:]]), "other")
+    assert message.parts[0] == spaced
+
+
+def test_errors_quote_at_most_200_characters_of_the_input() -> None:
+    offsets = [8 * 100_001 - 1] * 100_000  # each one inside the table: out of range
+    frame = struct.pack(f"<{len(offsets) + 1}Q", len(offsets), *offsets)
+    with pytest.raises(ProtocolError) as bad_offsets:
+        from_v1_frame(frame)
+    assert str(bad_offsets.value) == (
+        "offset 0 (800007) is out of order or range (after 800008, in a frame of 800008 bytes)"
+    )
+
+    channel = "x" * 1_000_000
+    with pytest.raises(ProtocolError) as bad_channel:
+        from_json_frame(json.dumps({"header": HEADER, "content": {}, "channel": channel}))
+    message = str(bad_channel.value)
+    assert message.startswith("channel must be one of shell, control, stdin, not 'xxx")
+    assert len(message) == 203
+    assert message.endswith("x...")
 
 
 def test_nul_inside_json_strings_is_fine() -> None:

@@ -54,8 +54,9 @@ class KernelSocket:
         session_id: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> KernelSocket:
-        session = session_id or uuid.uuid4().hex
-        url = f"{ws_url}/api/kernels/{kernel_id}/channels?session_id={session}"
+        session = uuid.uuid4().hex if session_id is None else session_id  # "": name none
+        url = f"{ws_url}/api/kernels/{kernel_id}/channels"
+        url += f"?session_id={session}" if session else ""
         request = HTTPRequest(url, headers=headers or {})
         conn = await websocket_connect(request, subprotocols=[V1] if v1 else None)
         assert conn.selected_subprotocol == (V1 if v1 else None)

@@ -21,7 +21,7 @@ from typing import Any, cast
 import zmq
 from jupyter_client.manager import KernelManager
 
-from ...errors import KernelUnavailable
+from ...errors import KernelQueueFull, KernelUnavailable
 from .messages import KernelMessage, dump, new_header
 
 DELIMITER = b"<IDS|MSG>"
@@ -151,30 +151,48 @@ class KernelConnection:
         return hmac.digest(self._key, b"".join(parts[:4]), self._digest).hex().encode()
 
     def send(self, channel: str, parts: Sequence[bytes]) -> None:
-        """Sign and send one message given as raw parts (header, parent, metadata, content, ...)."""
+        """Sign and send one message given as raw parts (header, parent, metadata, content, ...).
+
+        Never blocks: a kernel that stopped reading lets its queue reach ZeroMQ's high-water
+        mark, and then this raises KernelQueueFull (nothing of the message was sent: ZeroMQ
+        takes a multipart message whole or not at all). KernelUnavailable when not connected.
+        """
         socket = self._sockets.get(channel)
         if socket is None:
             raise KernelUnavailable(f"Kernel {self.kernel_id} is not connected (shut down?)")
+        try:
+            socket.send_multipart([DELIMITER, self.sign(parts), *parts], zmq.NOBLOCK)
+        except zmq.Again as err:
+            raise KernelQueueFull(
+                f"Kernel {self.kernel_id} is not reading messages this fast: its queue is full"
+            ) from err
         self.last_activity = time.time()
-        socket.send_multipart([DELIMITER, self.sign(parts), *parts])
         # Sending can swallow the edge that announces a reply: look for one on the next turn.
         self._loop.call_soon(self._drain, channel, socket)
 
     def request(
         self, channel: str, msg_type: str, content: dict[str, Any], receiver: Receiver | None = None
     ) -> str:
-        """Send a request made by the gateway itself; return its msg_id."""
+        """Send a request made by the gateway itself; return its msg_id.
+
+        Raises what `send` raises (KernelQueueFull, KernelUnavailable).
+        """
         header = new_header(msg_type, self.session_id)
-        if receiver is not None:
-            self._routes[header["msg_id"]] = receiver
+        msg_id = str(header["msg_id"])
         self.send(channel, [dump(header), b"{}", b"{}", dump(content)])
-        return str(header["msg_id"])
+        if receiver is not None:  # no reply can be read before this callback returns
+            self._routes[msg_id] = receiver
+        return msg_id
 
     # -- receiving ---------------------------------------------------------------------------
 
     def route_replies(self, msg_id: str, receiver: Receiver) -> None:
         """Send every message whose parent is `msg_id` to `receiver` (iopub ones too)."""
         self._routes[msg_id] = receiver
+
+    def routed(self, msg_id: str) -> bool:
+        """Whether the answers to `msg_id` go to a receiver."""
+        return msg_id in self._routes
 
     def forget(self, msg_id: str) -> None:
         """Stop routing the answers to `msg_id`."""

@@ -109,28 +109,32 @@ async def execute(
     All requests are sent at once. The kernel evaluates `user_expressions` after each code
     that succeeds and returns them in its reply. Raises CellTimeout when they take longer
     than `timeout` seconds (None or 0: no limit), leaving the busy kernel to the caller;
-    KernelUnavailable when the kernel dies or restarts meanwhile.
+    KernelUnavailable when the kernel dies, restarts or shuts down meanwhile (KernelQueueFull
+    when it is not reading its messages).
     """
     loop = asyncio.get_running_loop()
     pending = [_Outputs(loop.create_future()) for _ in codes]
 
+    def fail(state: str) -> None:
+        failure = KernelUnavailable(f"The kernel was {state} while running the request")
+        for outputs in pending:
+            if not outputs.done.done():
+                outputs.done.set_exception(failure)
+
     def watch_for_death(message: KernelMessage) -> None:
-        if message.msg_type == "status" and not message.parent_msg_id:
+        if message.msg_type == "shutdown_reply":  # a restart asked for: the kernel is leaving
+            fail("shut down")
+        elif message.msg_type == "status" and not message.parent_msg_id:
             state = message.content.get("execution_state")
             if state in ("dead", "restarting"):
-                failure = KernelUnavailable(f"The kernel was {state} while running the request")
-                for outputs in pending:
-                    if not outputs.done.done():
-                        outputs.done.set_exception(failure)
+                fail(state)
 
     unsubscribe = connection.subscribe(watch_for_death)
-    msg_ids = [
-        connection.request(
-            "shell", "execute_request", execute_request(code, user_expressions), outputs.add
-        )
-        for code, outputs in zip(codes, pending, strict=True)
-    ]
+    msg_ids: list[str] = []
     try:
+        for code, outputs in zip(codes, pending, strict=True):
+            content = execute_request(code, user_expressions)
+            msg_ids.append(connection.request("shell", "execute_request", content, outputs.add))
         await asyncio.wait_for(
             asyncio.gather(*(outputs.done for outputs in pending)), timeout or None
         )

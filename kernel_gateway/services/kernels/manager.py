@@ -111,6 +111,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self.connections: dict[str, KernelConnection] = {}
         self.death_listeners: list[Callable[[str], None]] = []
         self.removal_listeners: list[Callable[[str], None]] = []  # shut down, culled or dead
+        # (kernel_id, True) as any restart begins, (kernel_id, False) once it is ready and
+        # seeded again or the restart failed: the websocket mode holds client messages between
+        self.restart_listeners: list[Callable[[str, bool], None]] = []
         self._handed_out: set[str] = set()
         self._starting = 0
         self._culler: IdleCuller | None = None
@@ -251,16 +254,40 @@ class MappingKernelManager(AsyncMultiKernelManager):
             connection.execution_state = execution_state
             connection.broadcast(status_message(execution_state, connection.session_id))
 
+    def _begin_restart(self, kernel_id: str, automatic: bool) -> None:
+        """Tell the restart listeners; clients hear "restarting" only when the kernel died
+        (as from Jupyter servers: JupyterLab takes that status for a crash)."""
+        connection = self.connections.get(kernel_id)
+        if connection is not None:
+            connection.execution_state = "restarting"
+        if automatic:
+            self._announce(kernel_id, "restarting")
+        for listener in list(self.restart_listeners):
+            listener(kernel_id, True)
+
+    def _end_restart(self, kernel_id: str, connection: KernelConnection, automatic: bool) -> None:
+        """The restart is over (ready and seeded, or failed): tell the listeners, and after an
+        automatic restart the clients ("idle"), unless the kernel was removed meanwhile."""
+        if self.connections.get(kernel_id) is not connection:
+            return
+        connection.execution_state = "idle"  # for the model; the kernel's own statuses follow
+        if automatic:
+            self._announce(kernel_id, "idle")
+        for listener in list(self.restart_listeners):
+            listener(kernel_id, False)
+
     def _on_auto_restart(self, kernel_id: str) -> None:
         self.log.warning("Kernel %s died; restarting it", kernel_id)
-        self._announce(kernel_id, "restarting")
-        self.run_in_background(self._reseed(kernel_id, self.connections[kernel_id]), kernel_id)
+        connection = self.connections[kernel_id]
+        self._begin_restart(kernel_id, automatic=True)
+        self.run_in_background(self._reseed(kernel_id, connection, automatic=True), kernel_id)
 
-    async def _reseed(self, kernel_id: str, connection: KernelConnection) -> None:
-        """Make a restarted kernel ready again, then announce it "idle" (unless it was removed).
+    async def _reseed(self, kernel_id: str, connection: KernelConnection, automatic: bool) -> None:
+        """Make a restarted kernel ready and seeded again, then end its restart.
 
-        Websocket clients' messages are held from "restarting" until that "idle", so they
-        reach the new kernel after its seed cells; a failure is announced too, then raised.
+        Websocket clients' messages are held until then, so they reach the new kernel after
+        its seed cells; a failure ends the restart too, then is raised (unless the kernel was
+        removed meanwhile).
         """
         try:
             await self._make_ready(connection)
@@ -269,8 +296,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
                 return
             raise
         finally:
-            if self.connections.get(kernel_id) is connection:
-                self._announce(kernel_id, "idle")
+            self._end_restart(kernel_id, connection, automatic)
 
     def run_in_background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
         """Run `work` on its own, keeping a reference and logging how it failed."""
@@ -341,11 +367,19 @@ class MappingKernelManager(AsyncMultiKernelManager):
                 await asyncio.wait_for(asyncio.shield(ready), deadline - time.monotonic())
 
     async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:  # type: ignore[override]
-        """Restart a kernel in place (same id) and seed it again."""
+        """Restart a kernel in place (same id) and seed it again.
+
+        Clients get no "restarting" status for a restart they asked for, as from Jupyter
+        servers; the restart listeners hear of it.
+        """
         connection = self.connection(kernel_id)
-        self._announce(kernel_id, "restarting")
-        await super().restart_kernel(kernel_id, now=now)
-        await self._reseed(kernel_id, connection)
+        self._begin_restart(kernel_id, automatic=False)
+        try:
+            await super().restart_kernel(kernel_id, now=now)
+        except BaseException:
+            self._end_restart(kernel_id, connection, automatic=False)
+            raise
+        await self._reseed(kernel_id, connection, automatic=False)
 
     async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
         """Interrupt what a kernel is running; raises UnknownKernel."""

@@ -17,6 +17,7 @@ from typing import Any
 from ...errors import (
     CellError,
     CellTimeout,
+    KernelQueueFull,
     KernelStartFailed,
     KernelUnavailable,
     StartupError,
@@ -65,7 +66,7 @@ class KernelPool:
         kernel_id = await self._take(max_wait)
         try:
             yield self.manager.connection(kernel_id)
-        except CellTimeout:
+        except (CellTimeout, KernelQueueFull):  # alive but stuck: free it before reuse
             self._spawn(self._recover(kernel_id))
             raise
         except KernelUnavailable:
@@ -105,11 +106,12 @@ class KernelPool:
         self._idle.append(kernel_id)
 
     async def _recover(self, kernel_id: str) -> None:
-        """Bring a kernel whose request timed out back to idle, restarting it if needed."""
+        """Bring a kernel whose request timed out (or that stopped reading) back to idle,
+        restarting it if needed."""
         try:
             await self.manager.interrupt_kernel(kernel_id)
             await execute(self.manager.connection(kernel_id), ["pass"], INTERRUPT_GRACE)
-        except CellTimeout:
+        except (CellTimeout, KernelQueueFull):
             log.warning("Kernel %s ignored the interrupt; restarting it", kernel_id)
             await self.manager.restart_kernel(kernel_id, now=True)
         except (KernelUnavailable, UnknownKernel):

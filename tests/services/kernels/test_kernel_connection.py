@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from kernel_helpers import running_manager, wait_for
+import pytest
+from kernel_helpers import fill_queue, running_manager, wait_for
 
+from kernel_gateway.errors import KernelQueueFull
 from kernel_gateway.services.kernels.messages import KernelMessage
 
 # -- a real kernel ---------------------------------------------------------------------------
@@ -62,3 +64,15 @@ async def test_connection_routes_replies_and_broadcasts_iopub() -> None:
         connection.request("shell", "execute_request", {"code": "1", "silent": False})
         await connection.wait_ready(10)
         assert (len(broadcast), len(routed)) == seen_after
+
+
+async def test_sending_to_a_kernel_that_stopped_reading_raises_instead_of_blocking() -> None:
+    async with running_manager() as manager:
+        connection = manager.connection(await manager.start_kernel())
+
+        sent = await asyncio.wait_for(fill_queue(connection), 30)
+
+        assert sent > 100
+        with pytest.raises(KernelQueueFull, match=r"is not reading messages this fast"):
+            connection.request("shell", "execute_request", {"code": "1"}, lambda message: None)
+        assert connection._routes == {}  # nothing routed for a request that never went out

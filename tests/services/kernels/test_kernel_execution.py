@@ -7,9 +7,9 @@ import dataclasses
 import time
 
 import pytest
-from kernel_helpers import KILL_SELF, running_manager, wait_for
+from kernel_helpers import KILL_SELF, SLEEP, fill_queue, running_manager, wait_for
 
-from kernel_gateway.errors import CellTimeout, KernelUnavailable
+from kernel_gateway.errors import CellTimeout, KernelQueueFull, KernelUnavailable
 from kernel_gateway.services.kernels.execution import (
     ExecutionResult,
     execute,
@@ -149,6 +149,34 @@ async def test_a_kernel_killed_during_a_request_makes_it_unavailable() -> None:
         "The kernel was dead while running the request",
     ]
     assert elapsed < 8
+
+
+async def test_a_restart_asked_for_during_a_request_makes_it_unavailable() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        running = asyncio.ensure_future(execute(connection, [SLEEP], 20))
+        await wait_for(lambda: connection.execution_state == "busy", 5, "the cell to start")
+
+        restart = asyncio.ensure_future(manager.restart_kernel(kernel_id))
+        with pytest.raises(KernelUnavailable) as info:
+            await asyncio.wait_for(running, 5)
+        await restart
+
+    assert str(info.value) == "The kernel was shut down while running the request"
+
+
+async def test_a_kernel_that_stopped_reading_fails_the_request_at_once() -> None:
+    async with running_manager() as manager:
+        connection = manager.connection(await manager.start_kernel())
+        await fill_queue(connection)
+        subscribers = dict(connection._subscribers)
+
+        with pytest.raises(KernelQueueFull):
+            await asyncio.wait_for(execute(connection, ["print(1)", "print(2)"], 5), 1)
+
+        assert connection._subscribers == subscribers  # stopped listening
+        assert KernelQueueFull("").status_code == 503
 
 
 def test_results_are_frozen() -> None:

@@ -49,6 +49,19 @@ def synthetic_states(messages: list[KernelMessage], connection: KernelConnection
     ]
 
 
+def listen_for_restarts(
+    manager: MappingKernelManager, heard: list[KernelMessage]
+) -> list[tuple[str, bool, bool]]:
+    """What the restart listeners hear: (kernel_id, restarting, seeded again by then)."""
+    restarts: list[tuple[str, bool, bool]] = []
+
+    def listen(kernel_id: str, restarting: bool) -> None:
+        restarts.append((kernel_id, restarting, seeded_again(heard)))
+
+    manager.restart_listeners.append(listen)
+    return restarts
+
+
 def files_in(folder: Path) -> set[Path]:
     return set(folder.iterdir())
 
@@ -255,6 +268,7 @@ async def test_restart_keeps_the_id_resets_state_and_seeds_again() -> None:
         old_pid = await kernel_pid(connection)
         heard: list[KernelMessage] = []
         connection.subscribe(heard.append)
+        restarts = listen_for_restarts(manager, heard)
 
         await manager.restart_kernel(kernel_id)
 
@@ -267,7 +281,8 @@ async def test_restart_keeps_the_id_resets_state_and_seeds_again() -> None:
             42,
             False,
         )
-        assert synthetic_states(heard, connection) == ["restarting", "idle"]
+        assert synthetic_states(heard, connection) == []  # clients hear no "restarting"
+        assert restarts == [(kernel_id, True, False), (kernel_id, False, True)]
 
 
 async def test_interrupt_stops_a_running_cell_quickly() -> None:
@@ -305,11 +320,13 @@ async def test_a_killed_idle_kernel_restarts_by_itself_with_its_seed_state() -> 
         connection.subscribe(heard.append)
         deaths: list[str] = []
         manager.death_listeners.append(deaths.append)
+        restarts = listen_for_restarts(manager, heard)
 
         os.kill(old_pid, signal.SIGKILL)
         await wait_for(lambda: seeded_again(heard), 15, "the restart and its seeding")
         announced = ["restarting", "idle"]  # "idle" once seeded again
         await wait_for(lambda: synthetic_states(heard, connection) == announced, 5, "idle")
+        assert restarts == [(kernel_id, True, False), (kernel_id, False, True)]
 
         assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
         assert manager.kernel_ids() == [kernel_id]

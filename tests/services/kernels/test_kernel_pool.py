@@ -13,6 +13,7 @@ import pytest
 from kernel_helpers import (
     KILL_SELF,
     evaluate,
+    fill_queue,
     is_running,
     kernel_pid,
     run,
@@ -20,7 +21,7 @@ from kernel_helpers import (
     wait_for,
 )
 
-from kernel_gateway.errors import CellTimeout, KernelUnavailable, StartupError
+from kernel_gateway.errors import CellTimeout, KernelQueueFull, KernelUnavailable, StartupError
 from kernel_gateway.services.kernels.execution import execute
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.pool import KernelPool
@@ -158,6 +159,24 @@ async def test_a_kernel_whose_request_timed_out_is_interrupted_and_serves_again(
             assert await kernel_pid(connection) == pid
             assert await evaluate(connection, "kept") == "state survives an interrupt"
         assert waited < 5
+
+
+async def test_a_kernel_that_stopped_reading_is_freed_and_serves_again() -> None:
+    async with running_manager() as manager, started_pool(manager, 1) as pool:
+        lent: list[str] = []
+
+        async def flood_while_lent() -> None:
+            async with pool.borrow() as connection:
+                lent.append(connection.kernel_id)
+                await fill_queue(connection)
+                await execute(connection, ["print('never sent')"], timeout=5)
+
+        with pytest.raises(KernelQueueFull):
+            await flood_while_lent()
+
+        async with pool.borrow(max_wait=30) as connection:
+            assert [connection.kernel_id] == lent
+            assert await evaluate(connection, "'served again'") == "served again"
 
 
 async def test_a_failing_seed_cell_stops_the_pool_from_starting() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -114,14 +115,25 @@ class Gateway:
         return self.process.returncode
 
 
+SERVING_AT = re.compile(r"Jupyter Kernel Gateway \S+ \(\S+ mode\) at https?://\S+?:(\d+)/")
+
+
 def wait_until_serving(gateway: Gateway, path: str) -> None:
-    """Poll until the gateway accepts HTTP on `path`, or fail with its log."""
+    """Poll until the gateway accepts HTTP on `path`, or fail with its log.
+
+    The port our gateway says it serves on wins: the one asked for may have been taken
+    meanwhile (by another test's kernel), and the gateway then moved to the next one.
+    Other servers (jupyter_server in the interop tests) are polled on the port asked for.
+    """
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if gateway.process.poll() is not None:
             raise RuntimeError(
                 f"gateway exited with {gateway.process.returncode}:\n{gateway.log()}"
             )
+        serving_at = SERVING_AT.search(gateway.log())
+        if serving_at is not None:
+            gateway.port = int(serving_at.group(1))
         try:
             with socket.create_connection(("127.0.0.1", gateway.port), timeout=0.5):
                 pass
@@ -157,7 +169,7 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory
     ) -> Gateway:
         port = free_port()
         log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-        args = [sys.executable, "-m", "kernel_gateway", f"--port={port}", "--port_retries=0"]
+        args = [sys.executable, "-m", "kernel_gateway", f"--port={port}", "--port_retries=20"]
         args += list(argv)
         with log_path.open("wb") as log:
             process = subprocess.Popen(

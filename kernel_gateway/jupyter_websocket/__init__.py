@@ -101,7 +101,7 @@ class JupyterWebsocketPersonality(Personality):
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager
         manager.removal_listeners.append(self.hubs.kernel_gone)
-        manager.restart_listeners.append(self.hubs.kernel_restarting)
+        manager.readying_listeners.append(self.hubs.kernel_readying)
         count = self.context.prespawn_count or 0
         try:
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
@@ -118,8 +118,8 @@ class JupyterWebsocketPersonality(Personality):
         manager = self.context.kernel_manager
         if self.hubs.kernel_gone in manager.removal_listeners:
             manager.removal_listeners.remove(self.hubs.kernel_gone)
-        if self.hubs.kernel_restarting in manager.restart_listeners:
-            manager.restart_listeners.remove(self.hubs.kernel_restarting)
+        if self.hubs.kernel_readying in manager.readying_listeners:
+            manager.readying_listeners.remove(self.hubs.kernel_readying)
 
 
 def create_personality(context: GatewayContext, **kwargs: Any) -> JupyterWebsocketPersonality:

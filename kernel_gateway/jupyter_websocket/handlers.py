@@ -85,7 +85,9 @@ class KernelsHandler(KernelsAPIHandler):
         if not isinstance(env, dict):
             raise BadRequest("env must be an object of variable names to values")
         allowed = client_env(env, self.mode.env_whitelist)
-        kernel_id = await self.kernel_manager.start_kernel(kernel_name=name or None, env=allowed)
+        kernel_id = await self.kernel_manager.start_kernel(
+            kernel_name=name or None, env=allowed, wait_ready=False
+        )
         self.created(self.kernel_manager.kernel_model(kernel_id))
 
 

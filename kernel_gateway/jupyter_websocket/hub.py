@@ -4,12 +4,12 @@ The hub subscribes to the kernel's iopub once and encodes each message once per 
 however many websockets listen. Requests a websocket sends are routed back by their msg_id
 (never by session id, so two websockets claiming one session both get their own replies); a
 websocket that reuses the msg_id of another client's pending request is closed, as is one
-sending faster than the kernel reads (its queue is full). While the kernel
-restarts (the manager's restart listeners tell `KernelHubs`), client messages are held and sent
-once the new kernel is ready and seeded (the old one would drop them, and the seed cells come
-first). When a websocket that named a `session_id` goes away,
-the hub keeps what that session misses (iopub messages and replies to its pending requests) in
-a bounded buffer and replays it to the next websocket that connects with the same session id.
+sending faster than the kernel reads (its queue is full). While the kernel starts or
+restarts (the manager's readying listeners tell `KernelHubs`), client messages are held and
+sent once it is ready and seeded (a kernel not yet listening would drop them, and the seed
+cells come first). When a websocket that named a `session_id` goes away, the hub keeps what
+that session misses (iopub messages and replies to its pending requests) in a bounded buffer
+and replays it to the next websocket that connects with the same session id.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class KernelHub:
         self._owners: dict[str, Client | ReplayBuffer] = {}
         self._on_empty = on_empty
         self._held: deque[tuple[Client, ClientMessage]] = deque(maxlen=MAX_HELD)
-        self._restarting = False  # from a restart's start until the kernel is seeded again
+        self._readying = False  # the kernel starts or restarts: hold client messages
         self._unsubscribe = connection.subscribe(self._on_iopub)
 
     # -- websockets come and go --------------------------------------------------------------
@@ -138,7 +138,7 @@ class KernelHub:
 
     def send(self, client: Client, message: ClientMessage) -> None:
         """Pass a client's message to the kernel (held while it restarts)."""
-        if self._restarting or not self.connection.is_open:
+        if self._readying or not self.connection.is_open:
             self._held.append((client, message))
             return
         self._send_now(client, message)
@@ -149,8 +149,9 @@ class KernelHub:
         Closes `client` (1008) instead when the msg_id is another's pending request, or when
         the kernel's queue is full.
         """
+        owner = self._reply_owner(client)
         routed = message.channel in ROUTED_CHANNELS and message.msg_type.endswith("_request")
-        if routed and self._taken(message.msg_id, client):
+        if routed and self._taken(message.msg_id, owner):
             log.info(
                 "Closing a websocket to kernel %s: %s", self.connection.kernel_id, MSG_ID_TAKEN
             )
@@ -162,18 +163,27 @@ class KernelHub:
             log.warning("Closing a websocket: %s", err)
             client.close_for(CLOSE_POLICY_VIOLATION, TOO_FAST)
             return
-        if routed:
-            self._owners[message.msg_id] = client
-            client.pending[message.msg_id] = None
-            if len(client.pending) > MAX_PENDING:
-                self._forget(client.pending.popitem(last=False)[0])
+        if routed and owner is not None:
+            self._owners[message.msg_id] = owner
+            owner.pending[message.msg_id] = None
+            if len(owner.pending) > MAX_PENDING:
+                self._forget(owner.pending.popitem(last=False)[0])
             self.connection.route_replies(message.msg_id, self._on_reply)
 
-    def _taken(self, msg_id: str, client: Client) -> bool:
+    def _reply_owner(self, client: Client) -> Client | ReplayBuffer | None:
+        """Who gets the replies to `client`'s request: the websocket, or once it has left (its
+        message was held meanwhile) its session: the buffer, or the websocket that came back
+        with it; nobody for a session-less one."""
+        if client in self.clients or not client.session_id:
+            return client if client in self.clients else None
+        returned = (c for c in self.clients if c.session_id == client.session_id)
+        return self._buffers.get(client.session_id) or next(returned, None)
+
+    def _taken(self, msg_id: str, owner: Client | ReplayBuffer | None) -> bool:
         """Whether replies to `msg_id` go to someone else: another websocket, a departed
         session's buffer, or the gateway itself."""
-        owner = self._owners.get(msg_id)
-        return owner is not client and (owner is not None or self.connection.routed(msg_id))
+        current = self._owners.get(msg_id)
+        return current is not owner and (current is not None or self.connection.routed(msg_id))
 
     def _on_iopub(self, message: KernelMessage) -> None:
         frames: dict[bool, str | bytes] = {}
@@ -185,18 +195,17 @@ class KernelHub:
         for buffer in self._buffers.values():
             buffer.add(message)
 
-    def hold(self, restarting: bool) -> None:
-        """Hold client messages from when a restart begins; send them once it is over (the
-        new kernel ready and seeded, or the restart failed)."""
-        self._restarting = restarting
-        if restarting:
+    def hold(self, readying: bool) -> None:
+        """Hold client messages while the kernel starts or restarts; send them once it is
+        ready and seeded (or that failed)."""
+        self._readying = readying
+        if readying:
             return
         held, self._held = list(self._held), deque(maxlen=MAX_HELD)
         if not self.connection.is_open:
             return
-        for client, message in held:
-            if client in self.clients:
-                self._send_now(client, message)
+        for client, message in held:  # also those of websockets gone meanwhile: the code runs
+            self._send_now(client, message)
 
     def _on_reply(self, message: KernelMessage) -> None:
         """A shell, control or stdin message answering a routed request (iopub is broadcast)."""
@@ -235,7 +244,7 @@ class KernelHubs:
 
     def __init__(self) -> None:
         self._hubs: dict[str, KernelHub] = {}
-        self._restarting: set[str] = set()
+        self._readying: set[str] = set()
 
     def hub(self, connection: KernelConnection) -> KernelHub:
         """The hub of `connection`'s kernel, created on first use."""
@@ -244,18 +253,19 @@ class KernelHubs:
         hub = self._hubs.get(connection.kernel_id)
         if hub is None:
             hub = self._hubs[connection.kernel_id] = KernelHub(connection, self._drop)
-            hub.hold(connection.kernel_id in self._restarting)
+            hub.hold(connection.kernel_id in self._readying)
         return hub
 
-    def kernel_restarting(self, kernel_id: str, restarting: bool) -> None:
-        """Hold client messages to a kernel while it restarts (the manager's restart listener)."""
-        if restarting:
-            self._restarting.add(kernel_id)
+    def kernel_readying(self, kernel_id: str, readying: bool) -> None:
+        """Hold client messages to a kernel while it starts or restarts (the manager's
+        readying listener)."""
+        if readying:
+            self._readying.add(kernel_id)
         else:
-            self._restarting.discard(kernel_id)
+            self._readying.discard(kernel_id)
         hub = self._hubs.get(kernel_id)
         if hub is not None:
-            hub.hold(restarting)
+            hub.hold(readying)
 
     def _drop(self, hub: KernelHub) -> None:
         if self._hubs.get(hub.connection.kernel_id) is hub:
@@ -263,7 +273,7 @@ class KernelHubs:
 
     def kernel_gone(self, kernel_id: str) -> None:
         """Close the websockets of a kernel that was shut down or died."""
-        self._restarting.discard(kernel_id)
+        self._readying.discard(kernel_id)
         hub = self._hubs.pop(kernel_id, None)
         if hub is not None:
             hub.close(1001, "The kernel is gone")

@@ -247,5 +247,12 @@ async def test_keepalive_pings(gateway_factory: GatewayFactory) -> None:
     ws = await KernelSocket.open(gateway.ws_url, model["id"])
     pinged = asyncio.Event()
     ws.conn.on_ping = lambda data: pinged.set()  # type: ignore[method-assign]
+
+    async def read_all() -> None:  # the kernel's start-up statuses: unread, they stall the client
+        while await ws.receive(timeout=15) is not None:
+            pass
+
+    reading = asyncio.ensure_future(read_all())
     await asyncio.wait_for(pinged.wait(), 15)
+    reading.cancel()
     await ws.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,12 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
     model = json.loads(raw)
     assert headers["Location"] == f"/api/kernels/{model['id']}"
     assert set(model) == {"id", "name", "last_activity", "execution_state", "connections"}
-    assert (model["name"], model["execution_state"]) == ("python3", "idle")
+    # answered once launched, as Jupyter servers do; ready (idle) a moment later
+    assert (model["name"], model["execution_state"]) == ("python3", "starting")
+    deadline = time.monotonic() + 30
+    while gateway.json("GET", f"/api/kernels/{model['id']}")[1]["execution_state"] != "idle":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     status, again = gateway.json("GET", f"/api/kernels/{model['id']}")
     assert status == 200
     assert isinstance(again, dict)
@@ -238,3 +244,11 @@ def test_a_kernel_name_with_control_characters_is_unknown_and_not_logged_raw(
         {"reason": "Not Found", "message": f"No such kernel: {forged!r}"},
     )
     assert not [line for line in gateway.log().splitlines() if line.startswith("[I 2026 FORGED]")]
+
+
+async def test_code_sent_the_moment_a_kernel_is_created_is_answered(gateway: Gateway) -> None:
+    kernel = start(gateway)  # answered at launch: the kernel may not listen yet
+    ws = await KernelSocket.open(gateway.ws_url, kernel["id"])
+    assert stdout(await ws.execute("print('first')")) == "first\n"  # held until it listens
+    await ws.close()
+    gateway.request("DELETE", f"/api/kernels/{kernel['id']}")

@@ -111,9 +111,10 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self.connections: dict[str, KernelConnection] = {}
         self.death_listeners: list[Callable[[str], None]] = []
         self.removal_listeners: list[Callable[[str], None]] = []  # shut down, culled or dead
-        # (kernel_id, True) as any restart begins, (kernel_id, False) once it is ready and
-        # seeded again or the restart failed: the websocket mode holds client messages between
-        self.restart_listeners: list[Callable[[str, bool], None]] = []
+        # (kernel_id, True) when a handed-out kernel can't take client messages yet (started
+        # in the background, or restarting), (kernel_id, False) once it is ready and seeded
+        # (or that failed): the websocket mode holds client messages in between
+        self.readying_listeners: list[Callable[[str, bool], None]] = []
         self._handed_out: set[str] = set()
         self._starting = 0
         self._culler: IdleCuller | None = None
@@ -150,11 +151,15 @@ class MappingKernelManager(AsyncMultiKernelManager):
         kernel_name: str | None = None,
         env: Mapping[str, str] | None = None,
         restart_on_death: bool = True,
+        wait_ready: bool = True,
     ) -> str:
         """Start (or take from the warm pool), connect to and seed a kernel; return its id.
 
-        Raises BadRequest (an env no process can have), UnknownKernelSpec, KernelLimitReached,
-        KernelStartFailed or CellError (a seed cell failed).
+        With `wait_ready` False and no seed cells, return as soon as the process is launched
+        (as Jupyter servers do) and make it ready in the background, between the readying
+        listeners' True and False. Raises BadRequest (an env no process can have),
+        UnknownKernelSpec, KernelLimitReached, KernelStartFailed or CellError (a seed cell
+        failed).
         """
         name = self.resolve_kernel_name(kernel_name)
         check_env(env or {})
@@ -165,11 +170,17 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if self.warm_pool is not None:
             kernel_id = await self.warm_pool.take(name, env or {})
         if kernel_id is None:
-            kernel_id = await self.launch(name, env or {}, restart_on_death)
+            kernel_id = await self.launch(name, env or {}, restart_on_death, wait_ready)
         self._handed_out.add(kernel_id)
         return kernel_id
 
-    async def launch(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str:
+    async def launch(
+        self,
+        name: str,
+        env: Mapping[str, str],
+        restart_on_death: bool,
+        wait_ready: bool = True,
+    ) -> str:
         """Launch a kernel through its provisioner, connect to it and seed it (not handed out:
         `start_kernel` and the warm pool call this).
 
@@ -191,7 +202,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         finally:
             self._starting -= 1
         try:
-            await self._attach(kernel_id, restart_on_death)
+            await self._attach(kernel_id, restart_on_death, wait_ready)
         except BaseException as err:
             await self.discard(kernel_id, now=True)
             if isinstance(err, TimeoutError):
@@ -219,7 +230,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Ids of the kernels handed out (not those warming up or waiting in the warm pool)."""
         return [kernel_id for kernel_id in self.connections if kernel_id in self._handed_out]
 
-    async def _attach(self, kernel_id: str, restart_on_death: bool) -> None:
+    async def _attach(self, kernel_id: str, restart_on_death: bool, wait_ready: bool) -> None:
         km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
         connection = KernelConnection(kernel_id, km)
         connection.open()
@@ -229,7 +240,27 @@ class MappingKernelManager(AsyncMultiKernelManager):
             km._restarter.restart_limit = 0
         km.add_restart_callback(lambda: self._on_auto_restart(kernel_id), "restart")
         km.add_restart_callback(lambda: self._on_death(kernel_id), "dead")
-        await self._make_ready(connection)
+        if wait_ready or self.policy.seed_cells:
+            await self._make_ready(connection)
+            return
+        for listener in list(self.readying_listeners):
+            listener(kernel_id, True)
+        self.run_in_background(self._ready_in_background(kernel_id, connection), kernel_id)
+
+    async def _ready_in_background(self, kernel_id: str, connection: KernelConnection) -> None:
+        """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
+        try:
+            await self._make_ready(connection)
+        except (KernelUnavailable, TimeoutError) as err:
+            if self.connections.get(kernel_id) is connection:
+                self.log.error(
+                    "Kernel %s never became ready (%s); shutting it down", kernel_id, err
+                )
+                await self.discard(kernel_id, now=True)
+            return
+        if self.connections.get(kernel_id) is connection:
+            for listener in list(self.readying_listeners):
+                listener(kernel_id, False)
 
     def _reopen(self, kernel_id: str, connection: KernelConnection) -> None:
         """Reconnect after a restart, unless the kernel was shut down meanwhile."""
@@ -262,7 +293,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             connection.execution_state = "restarting"
         if automatic:
             self._announce(kernel_id, "restarting")
-        for listener in list(self.restart_listeners):
+        for listener in list(self.readying_listeners):
             listener(kernel_id, True)
 
     def _end_restart(self, kernel_id: str, connection: KernelConnection, automatic: bool) -> None:
@@ -273,7 +304,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         connection.execution_state = "idle"  # for the model; the kernel's own statuses follow
         if automatic:
             self._announce(kernel_id, "idle")
-        for listener in list(self.restart_listeners):
+        for listener in list(self.readying_listeners):
             listener(kernel_id, False)
 
     def _on_auto_restart(self, kernel_id: str) -> None:

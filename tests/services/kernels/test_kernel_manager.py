@@ -52,13 +52,13 @@ def synthetic_states(messages: list[KernelMessage], connection: KernelConnection
 def listen_for_restarts(
     manager: MappingKernelManager, heard: list[KernelMessage]
 ) -> list[tuple[str, bool, bool]]:
-    """What the restart listeners hear: (kernel_id, restarting, seeded again by then)."""
+    """What the readying listeners hear: (kernel_id, readying, seeded again by then)."""
     restarts: list[tuple[str, bool, bool]] = []
 
     def listen(kernel_id: str, restarting: bool) -> None:
         restarts.append((kernel_id, restarting, seeded_again(heard)))
 
-    manager.restart_listeners.append(listen)
+    manager.readying_listeners.append(listen)
     return restarts
 
 
@@ -429,3 +429,32 @@ async def test_culling_shuts_down_idle_kernels_that_are_not_exempt() -> None:
 
         assert manager.kernel_ids() == [kept]
         assert culled not in manager.connections
+
+
+async def test_a_kernel_handed_out_at_launch_is_readied_in_the_background() -> None:
+    async with running_manager() as manager:
+        heard: list[tuple[str, bool]] = []
+        manager.readying_listeners.append(
+            lambda kernel_id, readying: heard.append((kernel_id, readying))
+        )
+
+        kernel_id = await manager.start_kernel(wait_ready=False)
+
+        assert manager.kernel_model(kernel_id)["execution_state"] == "starting"
+        assert heard == [(kernel_id, True)]
+        await wait_for(lambda: len(heard) == 2, 30, "the kernel to be ready")
+        assert heard == [(kernel_id, True), (kernel_id, False)]
+        assert await evaluate(manager.connection(kernel_id), "6 * 7") == 42
+
+
+async def test_with_seed_cells_a_kernel_is_always_ready_when_handed_out() -> None:
+    async with running_manager(seed_cells=SEEDS) as manager:
+        heard: list[tuple[str, bool]] = []
+        manager.readying_listeners.append(
+            lambda kernel_id, readying: heard.append((kernel_id, readying))
+        )
+
+        kernel_id = await manager.start_kernel(wait_ready=False)
+
+        assert heard == []
+        assert await evaluate(manager.connection(kernel_id), "seeded") == "yes"

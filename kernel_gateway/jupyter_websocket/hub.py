@@ -186,6 +186,8 @@ class KernelHub:
         return current is not owner and (current is not None or self.connection.routed(msg_id))
 
     def _on_iopub(self, message: KernelMessage) -> None:
+        if message.msg_type == "iopub_welcome":  # ipykernel greets our subscription, not them
+            return
         frames: dict[bool, str | bytes] = {}
         for client in list(self.clients):
             frame = frames.get(client.v1)

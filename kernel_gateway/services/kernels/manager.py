@@ -119,6 +119,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._starting = 0
         self._culler: IdleCuller | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._readying: dict[str, asyncio.Future[None]] = {}  # kernels readied in the background
         self.warm_pool: WarmPool | None = None
 
     # -- starting ----------------------------------------------------------------------------
@@ -245,7 +246,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
             return
         for listener in list(self.readying_listeners):
             listener(kernel_id, True)
-        self.run_in_background(self._ready_in_background(kernel_id, connection), kernel_id)
+        readying = self.run_in_background(
+            self._ready_in_background(kernel_id, connection), kernel_id
+        )
+        self._readying[kernel_id] = readying
+        readying.add_done_callback(lambda _: self._readying.pop(kernel_id, None))
 
     async def _ready_in_background(self, kernel_id: str, connection: KernelConnection) -> None:
         """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
@@ -329,7 +334,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         finally:
             self._end_restart(kernel_id, connection, automatic)
 
-    def run_in_background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None:
+    def run_in_background(
+        self, work: Coroutine[Any, Any, None], kernel_id: str
+    ) -> asyncio.Future[None]:
         """Run `work` on its own, keeping a reference and logging how it failed."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -340,6 +347,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
                 self.log.error("Upkeep of kernel %s failed: %s", kernel_id, done.exception())
 
         task.add_done_callback(finished)
+        return task
 
     def _on_death(self, kernel_id: str) -> None:
         self.log.warning("Kernel %s died", kernel_id)
@@ -413,8 +421,16 @@ class MappingKernelManager(AsyncMultiKernelManager):
         await self._reseed(kernel_id, connection, automatic=False)
 
     async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
-        """Interrupt what a kernel is running; raises UnknownKernel."""
+        """Interrupt what a kernel is running; raises UnknownKernel.
+
+        A kernel still starting is left to finish first: SIGINT during its start-up would
+        kill it (and it runs nothing yet).
+        """
         self.connection(kernel_id)
+        readying = self._readying.get(kernel_id)
+        if readying is not None:
+            await asyncio.wait([readying], timeout=KERNEL_READY_TIMEOUT)
+            return
         km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
         await km.interrupt_kernel()
 

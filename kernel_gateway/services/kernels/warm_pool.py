@@ -53,7 +53,9 @@ class KernelSource(Protocol):
 
     async def discard(self, kernel_id: str, now: bool = False, restart: bool = False) -> None: ...
 
-    def run_in_background(self, work: Coroutine[Any, Any, None], kernel_id: str) -> None: ...
+    def run_in_background(
+        self, work: Coroutine[Any, Any, None], kernel_id: str
+    ) -> asyncio.Future[None]: ...
 
 
 class WarmPool:

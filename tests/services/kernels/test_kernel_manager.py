@@ -458,3 +458,17 @@ async def test_with_seed_cells_a_kernel_is_always_ready_when_handed_out() -> Non
 
         assert heard == []
         assert await evaluate(manager.connection(kernel_id), "seeded") == "yes"
+
+
+async def test_interrupting_a_kernel_still_starting_waits_instead_of_killing_it() -> None:
+    async with running_manager() as manager:
+        deaths: list[str] = []
+        manager.death_listeners.append(deaths.append)
+        kernel_id = await manager.start_kernel(wait_ready=False)
+        pid = provisioner_pid(manager, kernel_id)
+
+        await manager.interrupt_kernel(kernel_id)  # SIGINT now would kill it mid-import
+
+        connection = manager.connection(kernel_id)
+        assert await evaluate(connection, "6 * 7") == 42
+        assert (provisioner_pid(manager, kernel_id), deaths) == (pid, [])  # same process

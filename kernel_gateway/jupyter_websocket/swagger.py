@@ -22,6 +22,17 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/definitions/{name}"}
 
 
+SESSION_FIELDS: dict[str, Any] = {  # what a client sends to create or change a session
+    "path": {"type": "string"},
+    "name": {"type": "string"},
+    "type": {"type": "string"},
+    "kernel": {
+        "type": "object",
+        "description": "`id` of a running kernel, or `name` of a spec to start",
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    },
+}
+
 DEFINITIONS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -110,29 +121,11 @@ DEFINITIONS: dict[str, Any] = {
         "type": "object",
         "required": ["path", "type"],
         "description": "Older clients may send `notebook: {path, name}` instead of path and type",
-        "properties": {
-            "path": {"type": "string"},
-            "name": {"type": "string"},
-            "type": {"type": "string"},
-            "kernel": {
-                "type": "object",
-                "description": "`id` of a running kernel, or `name` of a spec to start",
-                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-            },
-        },
+        "properties": SESSION_FIELDS,
     },
     "SessionChanges": {
         "type": "object",
-        "properties": {
-            "path": {"type": "string"},
-            "name": {"type": "string"},
-            "type": {"type": "string"},
-            "kernel": {
-                "type": "object",
-                "description": "`id` of a running kernel, or `name` of a spec to start",
-                "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-            },
-        },
+        "properties": SESSION_FIELDS,
     },
 }
 
@@ -297,6 +290,19 @@ def as_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2)
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a part used twice out twice: no `&id`/`*id` aliases for readers to resolve."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def as_yaml(document: dict[str, Any]) -> str:
     """The document as YAML text (block style, keys in document order)."""
-    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(
+        document,
+        Dumper=_PlainDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )

@@ -18,6 +18,7 @@ def test_json_and_yaml_render_the_same_document() -> None:
     document = api_document("/base/")
     assert json.loads(as_json(document)) == document
     assert yaml.safe_load(as_yaml(document)) == document
+    assert "&id" not in as_yaml(document)  # shared parts are written out, not aliased
 
 
 def test_base_path_follows_base_url() -> None:

@@ -174,8 +174,10 @@ class KernelHub:
         """Who gets the replies to `client`'s request: the websocket, or once it has left (its
         message was held meanwhile) its session: the buffer, or the websocket that came back
         with it; nobody for a session-less one."""
-        if client in self.clients or not client.session_id:
-            return client if client in self.clients else None
+        if client in self.clients:
+            return client
+        if not client.session_id:
+            return None
         returned = (c for c in self.clients if c.session_id == client.session_id)
         return self._buffers.get(client.session_id) or next(returned, None)
 

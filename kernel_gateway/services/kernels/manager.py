@@ -244,13 +244,18 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if wait_ready or self.policy.seed_cells:
             await self._make_ready(connection)
             return
-        for listener in list(self.readying_listeners):
-            listener(kernel_id, True)
+        self._tell_readying(kernel_id, True)
         readying = self.run_in_background(
             self._ready_in_background(kernel_id, connection), kernel_id
         )
         self._readying[kernel_id] = readying
         readying.add_done_callback(lambda _: self._readying.pop(kernel_id, None))
+
+    def _tell_readying(self, kernel_id: str, readying: bool) -> None:
+        """Tell the readying listeners that a kernel can't take client messages yet (True),
+        or can again (False)."""
+        for listener in list(self.readying_listeners):
+            listener(kernel_id, readying)
 
     async def _ready_in_background(self, kernel_id: str, connection: KernelConnection) -> None:
         """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
@@ -264,8 +269,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
                 await self.discard(kernel_id, now=True)
             return
         if self.connections.get(kernel_id) is connection:
-            for listener in list(self.readying_listeners):
-                listener(kernel_id, False)
+            self._tell_readying(kernel_id, False)
 
     def _reopen(self, kernel_id: str, connection: KernelConnection) -> None:
         """Reconnect after a restart, unless the kernel was shut down meanwhile."""
@@ -298,8 +302,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
             connection.execution_state = "restarting"
         if automatic:
             self._announce(kernel_id, "restarting")
-        for listener in list(self.readying_listeners):
-            listener(kernel_id, True)
+        self._tell_readying(kernel_id, True)
 
     def _end_restart(self, kernel_id: str, connection: KernelConnection, automatic: bool) -> None:
         """The restart is over (ready and seeded, or failed): tell the listeners, and after an
@@ -309,8 +312,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         connection.execution_state = "idle"  # for the model; the kernel's own statuses follow
         if automatic:
             self._announce(kernel_id, "idle")
-        for listener in list(self.readying_listeners):
-            listener(kernel_id, False)
+        self._tell_readying(kernel_id, False)
 
     def _on_auto_restart(self, kernel_id: str) -> None:
         self.log.warning("Kernel %s died; restarting it", kernel_id)

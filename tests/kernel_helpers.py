@@ -5,11 +5,14 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import psutil  # a dependency of ipykernel
@@ -23,6 +26,42 @@ from kernel_gateway.services.kernels.policy import KernelPolicy
 
 KILL_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
 SLEEP = "import time; time.sleep(30)"
+IPYKERNEL_ARGV = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+# A kernel that exits at once on its first `deaths` launches, then runs ipykernel; each launch
+# adds a line to the log file named in argv[1].
+DYING_KERNEL = """
+import os, sys
+log, deaths, connection_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(log, "a") as out:
+    out.write("launch\\n")
+with open(log) as launches:
+    if len(launches.readlines()) <= deaths:
+        sys.exit(3)
+os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+"""
+
+
+def dying_kernel_argv(launch_log: Path, deaths: int) -> list[str]:
+    """argv of a kernel spec whose kernel dies on its first `deaths` launches."""
+    return [sys.executable, "-c", DYING_KERNEL, str(launch_log), str(deaths), "{connection_file}"]
+
+
+def write_kernel_spec(root: Path, name: str, argv: list[str]) -> Path:
+    """Write a Python kernel spec `name` under `root`/kernels; return that kernels folder
+    (add it to a KernelSpecManager's kernel_dirs, or set JUPYTER_PATH to `root`)."""
+    folder = root / "kernels" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": argv, "display_name": name, "language": "python"}
+    (folder / "kernel.json").write_text(json.dumps(spec))
+    return root / "kernels"
+
+
+def spec_manager_with(root: Path, name: str, argv: list[str]) -> KernelSpecManager:
+    """The usual kernel specs plus `name`, launched with `argv`."""
+    specs = KernelSpecManager()
+    specs.kernel_dirs = [*specs.kernel_dirs, str(write_kernel_spec(root, name, argv))]
+    return specs
 
 
 @asynccontextmanager
@@ -77,17 +116,28 @@ async def run(connection: KernelConnection, *codes: str, timeout: float = 20) ->
 
 
 async def fill_queue(connection: KernelConnection) -> int:
-    """Keep a kernel busy and send it 2 KB requests until its queue is full; return how many
-    went out. Fails if the queue never fills."""
+    """Keep a kernel busy and send it 2 KB requests until its queue stays full (the kernel's
+    receiving thread may still take a few more at first); return how many went out. Fails
+    if the queue never fills."""
     connection.request("shell", "execute_request", {"code": SLEEP, "silent": False})
     await wait_for(lambda: connection.execution_state == "busy", 10, "the kernel to be busy")
     filler = {"code": "#" + "x" * 2000, "silent": False}
-    for sent in range(200_000):
-        try:
-            connection.request("shell", "execute_request", filler)
-        except KernelQueueFull:
+    sent = 0
+    for _ in range(50):
+        more = 0
+        while sent + more < 200_000:
+            try:
+                connection.request("shell", "execute_request", filler)
+            except KernelQueueFull:
+                break
+            more += 1
+        else:
+            raise AssertionError("the kernel's queue never filled")
+        if more == 0 and sent > 0:
             return sent
-    raise AssertionError("the kernel's queue never filled")
+        sent += more
+        await asyncio.sleep(0.1)
+    raise AssertionError("the kernel kept taking requests")
 
 
 async def evaluate(connection: KernelConnection, expression: str) -> Any:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, gateway_env, run_cli
+from conftest import ROOT, free_port, gateway_env, run_cli
+from kernel_helpers import dying_kernel_argv, write_kernel_spec
 
 BIN = Path(sys.executable).parent
 
@@ -304,6 +305,26 @@ def test_a_seed_that_is_not_a_notebook_exits_non_zero(tmp_path: Path) -> None:
     result = run_cli(f"--port={free_port()}", f"--seed_uri={seed}", timeout=30)
     assert result.returncode == 1
     assert f"Seed notebook {seed} is not JSON" in result.stdout
+
+
+def test_a_pool_kernel_that_always_dies_starting_exits_non_zero_saying_so(tmp_path: Path) -> None:
+    launches = tmp_path / "launches"
+    write_kernel_spec(tmp_path, "always_dies", dying_kernel_argv(launches, deaths=99))
+    result = run_cli(
+        f"--port={free_port()}",
+        "--api=notebook-http",
+        f"--seed_uri={ROOT / 'etc' / 'api_examples' / 'hello.ipynb'}",
+        "--KernelGatewayApp.default_kernel_name=always_dies",
+        env={"JUPYTER_PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout
+    assert (
+        "A kernel of the pool failed to start: Kernel 'always_dies' died while starting"
+        in result.stdout
+    )
+    assert "Traceback" not in result.stdout
+    assert launches.read_text().splitlines() == ["launch", "launch"]
 
 
 def test_port_in_use_without_retries_exits_at_once() -> None:

@@ -41,6 +41,7 @@ from .warm_pool import WarmPool
 __all__ = ["KernelPolicy", "MappingKernelManager", "client_env"]
 
 KERNEL_READY_TIMEOUT = 60.0
+LAUNCHES_OF_A_KERNEL_NOT_RESTARTED = 2
 SHUTDOWN_POLL_INTERVAL = 0.01
 KERNEL_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)  # what jupyter_client allows
 
@@ -120,6 +121,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._culler: IdleCuller | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._readying: dict[str, asyncio.Future[None]] = {}  # kernels readied in the background
+        self._first_readying: set[str] = set()  # new kernels not yet ready and seeded
         self.warm_pool: WarmPool | None = None
 
     # -- starting ----------------------------------------------------------------------------
@@ -171,7 +173,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if self.warm_pool is not None:
             kernel_id = await self.warm_pool.take(name, env or {})
         if kernel_id is None:
-            kernel_id = await self.launch(name, env or {}, restart_on_death, wait_ready)
+            self._starting += 1  # counted against the limit until handed out or given up
+            try:
+                kernel_id = await self.launch(name, env or {}, restart_on_death, wait_ready)
+            finally:
+                self._starting -= 1
         self._handed_out.add(kernel_id)
         return kernel_id
 
@@ -185,14 +191,36 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Launch a kernel through its provisioner, connect to it and seed it (not handed out:
         `start_kernel` and the warm pool call this).
 
-        Raises KernelStartFailed when the launch fails or the kernel never answers.
+        A kernel that is not restarted on death gets one more launch if it dies before it
+        answers (say its ports were taken meanwhile: a new launch picks new ones; the others
+        get that from jupyter_client's restarter). Raises KernelStartFailed when the launch
+        fails, or the kernel dies or never answers.
         """
         options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
         working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
             options["cwd"] = working_dir
+        attempts = 1 if restart_on_death else LAUNCHES_OF_A_KERNEL_NOT_RESTARTED
+        for attempt in range(1, attempts + 1):
+            kernel_id = await self._launch_process(name, options)
+            try:
+                await self._attach(kernel_id, restart_on_death, wait_ready)
+                return kernel_id
+            except KernelUnavailable as err:  # its connection closed: it died while starting
+                await self._discard_if_known(kernel_id)
+                if attempt == attempts:
+                    raise KernelStartFailed(f"Kernel {name!r} died while starting") from err
+                self.log.warning("Kernel %s died while starting; launching another", kernel_id)
+            except BaseException as err:
+                await self._discard_if_known(kernel_id)
+                if isinstance(err, TimeoutError):
+                    raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _launch_process(self, name: str, options: dict[str, Any]) -> str:
+        """Start a kernel's process through its provisioner; return the new kernel's id."""
         kernel_id = self.new_kernel_id()
-        self._starting += 1
         try:
             await super().start_kernel(kernel_name=name, kernel_id=kernel_id, **options)
         except BaseException as err:
@@ -200,16 +228,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
             if isinstance(err, (OSError, RuntimeError, ValueError)):
                 raise KernelStartFailed(f"Kernel {name!r} failed to start: {err}") from err
             raise
-        finally:
-            self._starting -= 1
-        try:
-            await self._attach(kernel_id, restart_on_death, wait_ready)
-        except BaseException as err:
-            await self.discard(kernel_id, now=True)
-            if isinstance(err, TimeoutError):
-                raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
-            raise
         return str(kernel_id)
+
+    async def _discard_if_known(self, kernel_id: str) -> None:
+        """Discard a kernel that failed to start, unless its death already removed it."""
+        with contextlib.suppress(UnknownKernel):
+            await self.discard(kernel_id, now=True)
 
     def _forget_failed_launch(self, kernel_id: str) -> None:
         """jupyter_client keeps the entries of a launch that failed: drop them."""
@@ -242,7 +266,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         km.add_restart_callback(lambda: self._on_auto_restart(kernel_id), "restart")
         km.add_restart_callback(lambda: self._on_death(kernel_id), "dead")
         if wait_ready or self.policy.seed_cells:
-            await self._make_ready(connection)
+            await self._make_ready_first(kernel_id, connection)
             return
         self._tell_readying(kernel_id, True)
         readying = self.run_in_background(
@@ -260,7 +284,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
     async def _ready_in_background(self, kernel_id: str, connection: KernelConnection) -> None:
         """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
         try:
-            await self._make_ready(connection)
+            await self._make_ready_first(kernel_id, connection)
         except (KernelUnavailable, TimeoutError) as err:
             if self.connections.get(kernel_id) is connection:
                 self.log.error(
@@ -275,6 +299,15 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Reconnect after a restart, unless the kernel was shut down meanwhile."""
         if self.connections.get(kernel_id) is connection:
             connection.open()
+
+    async def _make_ready_first(self, kernel_id: str, connection: KernelConnection) -> None:
+        """Make a new kernel ready; if it dies and is restarted meanwhile, this still seeds
+        the new process (once: the restart doesn't)."""
+        self._first_readying.add(kernel_id)
+        try:
+            await self._make_ready(connection)
+        finally:
+            self._first_readying.discard(kernel_id)
 
     async def _make_ready(self, connection: KernelConnection) -> None:
         """Wait for the kernel to answer, then run the seed cells on it."""
@@ -315,6 +348,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._tell_readying(kernel_id, False)
 
     def _on_auto_restart(self, kernel_id: str) -> None:
+        if kernel_id in self._first_readying:  # its first readying goes on with the new process
+            self.log.warning("Kernel %s died while starting; restarting it", kernel_id)
+            return
         self.log.warning("Kernel %s died; restarting it", kernel_id)
         connection = self.connections[kernel_id]
         self._begin_restart(kernel_id, automatic=True)

@@ -13,6 +13,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.paths import jupyter_runtime_dir
 from kernel_helpers import (
+    dying_kernel_argv,
     evaluate,
     is_running,
     kernel_children,
@@ -20,12 +21,14 @@ from kernel_helpers import (
     provisioner_pid,
     run,
     running_manager,
+    spec_manager_with,
     wait_for,
 )
 
 from kernel_gateway.errors import (
     CellError,
     KernelLimitReached,
+    KernelStartFailed,
     UnknownKernel,
     UnknownKernelSpec,
 )
@@ -229,6 +232,63 @@ async def test_max_kernels_counts_running_and_starting_kernels() -> None:
         await manager.shutdown_kernel(started[0])
         replacement = await manager.start_kernel()
         assert sorted(manager.kernel_ids()) == sorted([started[1], replacement])
+
+
+async def test_max_kernels_counts_a_kernel_still_running_its_seed_cells() -> None:
+    slow_seed = ("import time; time.sleep(1)",)
+    async with running_manager(max_kernels=1, seed_cells=slow_seed) as manager:
+        first = asyncio.create_task(manager.start_kernel())
+        await wait_for(lambda: manager.list_kernel_ids() != [], 20, "the first kernel's launch")
+        assert manager.kernel_ids() == []  # launched, not yet seeded nor handed out
+
+        with pytest.raises(KernelLimitReached):
+            await manager.start_kernel()
+        kernel_id = await first
+        assert manager.kernel_ids() == [kernel_id]
+
+
+# -- kernels that die while starting -----------------------------------------------------------
+
+
+async def test_a_kernel_not_restarted_that_dies_starting_is_launched_once_more(
+    tmp_path: Path,
+) -> None:
+    launches = tmp_path / "launches"
+    specs = spec_manager_with(tmp_path, "dies_once", dying_kernel_argv(launches, deaths=1))
+    async with running_manager(specs, seed_cells=SEEDS) as manager:
+        kernel_id = await manager.start_kernel("dies_once", restart_on_death=False)
+
+        assert launches.read_text().splitlines() == ["launch", "launch"]
+        assert manager.kernel_ids() == [kernel_id]
+        assert manager.list_kernel_ids() == [kernel_id]  # the dead one is forgotten
+        assert await evaluate(manager.connection(kernel_id), "(seeded, counter)") == ("yes", 42)
+
+
+async def test_a_kernel_restarted_while_starting_is_seeded_once(tmp_path: Path) -> None:
+    launches = tmp_path / "launches"
+    specs = spec_manager_with(tmp_path, "dies_twice", dying_kernel_argv(launches, deaths=2))
+    counting_seed = ("seedings = globals().get('seedings', 0) + 1",)
+    async with running_manager(specs, seed_cells=counting_seed) as manager:
+        kernel_id = await manager.start_kernel("dies_twice")
+        connection = manager.connection(kernel_id)
+        await asyncio.sleep(1)  # a second seeding would be under way by now
+
+        assert launches.read_text().splitlines() == ["launch"] * 3  # the restarter's work
+        assert await evaluate(connection, "seedings") == 1
+
+
+async def test_a_kernel_that_always_dies_starting_is_a_start_failure_leaving_nothing(
+    tmp_path: Path,
+) -> None:
+    launches = tmp_path / "launches"
+    specs = spec_manager_with(tmp_path, "always_dies", dying_kernel_argv(launches, deaths=99))
+    async with running_manager(specs) as manager:
+        with pytest.raises(KernelStartFailed, match="'always_dies' died while starting"):
+            await manager.start_kernel("always_dies", restart_on_death=False)
+
+        assert launches.read_text().splitlines() == ["launch", "launch"]  # tried twice
+        assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
+        assert kernel_children() == []
 
 
 # -- models ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -12,11 +11,13 @@ from pathlib import Path
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from kernel_helpers import (
+    IPYKERNEL_ARGV,
     evaluate,
     kernel_children,
     provisioner_pid,
     release,
     running_manager,
+    spec_manager_with,
     wait_for,
 )
 
@@ -126,17 +127,7 @@ def test_a_warm_kernel_serves_only_its_own_kind_and_env_it_can_apply(
 
 def spec_manager_with_another_python(root: Path) -> KernelSpecManager:
     """The usual kernel specs plus `other_python`, another name for an ipykernel kernel."""
-    folder = root / "kernels" / "other_python"
-    folder.mkdir(parents=True)
-    spec = {
-        "argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Other Python",
-        "language": "python",
-    }
-    (folder / "kernel.json").write_text(json.dumps(spec))
-    manager = KernelSpecManager()
-    manager.kernel_dirs = [*manager.kernel_dirs, str(root / "kernels")]
-    return manager
+    return spec_manager_with(root, "other_python", IPYKERNEL_ARGV)
 
 
 async def test_warm_kernels_are_hidden_then_handed_out_with_the_requested_env(

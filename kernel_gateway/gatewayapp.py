@@ -415,7 +415,7 @@ class KernelGatewayApp(JupyterApp):
         sockets, port = serving.bind(self.ip, self.port, self.port_retries)
         try:
             await self.personality.start()
-            server = HTTPServer(
+            server = serving.GatewayHTTPServer(
                 self.web_app(tracker),
                 xheaders=self.trust_xheaders,
                 ssl_options=ssl_options,

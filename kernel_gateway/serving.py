@@ -4,21 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import re
 import socket
 import ssl
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
 from .errors import StartupError
 
 QUERY_SEPARATORS = re.compile(r"([&;])")
 access_log = logging.getLogger("tornado.access")
+
+TORNADO_UNPARSEABLE_REPLY = b"HTTP/1.1 400 Bad Request\r\n\r\n"  # no body, no length
+
+
+def _unparseable_reply() -> bytes:
+    body = json.dumps(
+        {"reason": "Bad Request", "message": "The request is not valid HTTP/1.1"}
+    ).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: application/json; charset=UTF-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+UNPARSEABLE_REPLY = _unparseable_reply()
+
+
+class GatewayHTTPServer(HTTPServer):
+    """tornado's HTTP server, but a request it can't parse (a garbage request line, a bad
+    header or Content-Length, a broken chunk) gets a JSON 400 like every other error, where
+    tornado writes a status line alone."""
+
+    def handle_stream(self, stream: IOStream, address: Any) -> None:
+        write = stream.write
+
+        def write_json_errors(data: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(data, bytes) and data == TORNADO_UNPARSEABLE_REPLY:
+                data = UNPARSEABLE_REPLY
+            return write(data, *args, **kwargs)
+
+        stream.write = write_json_errors  # type: ignore[method-assign]
+        super().handle_stream(stream, address)
 
 
 class InFlight(Protocol):

@@ -318,3 +318,31 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(
         assert slow.recv(1024) == b""  # closed by the gateway
         assert 0.5 < time.monotonic() - started < 5
     assert gateway.request("GET", "/api")[0] == 200
+
+
+UNPARSEABLE_REQUESTS = {
+    "garbage request line": b"GARBAGE\r\n\r\n",
+    "header without a colon": b"GET /api HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
+    "bad content length": b"POST /api/kernels HTTP/1.1\r\nHost: x\r\nContent-Length: ab\r\n\r\n",
+    "bad chunk size": b"POST /api/kernels HTTP/1.1\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", UNPARSEABLE_REQUESTS.values(), ids=UNPARSEABLE_REQUESTS)
+def test_a_request_that_is_not_http_gets_a_json_400_and_the_gateway_serves_on(
+    env_gateway: Gateway, request_bytes: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", env_gateway.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):  # then the gateway closes the connection
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"\r\nContent-Type: application/json" in head
+    assert json.loads(body) == {
+        "reason": "Bad Request",
+        "message": "The request is not valid HTTP/1.1",
+    }
+    assert env_gateway.request("GET", "/api")[0] == 200

@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, cast
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
@@ -120,8 +120,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._starting = 0
         self._culler: IdleCuller | None = None
         self._tasks: set[asyncio.Future[None]] = set()
-        self._readying: dict[str, asyncio.Future[None]] = {}  # kernels readied in the background
-        self._first_readying: set[str] = set()  # new kernels not yet ready and seeded
+        # kernels on their way to ready and seeded (started, or restarting): interrupts wait
+        # for these, and an automatic restart meanwhile leaves the seeding to them
+        self._readying: dict[str, asyncio.Future[None]] = {}
         self.warm_pool: WarmPool | None = None
 
     # -- starting ----------------------------------------------------------------------------
@@ -266,14 +267,30 @@ class MappingKernelManager(AsyncMultiKernelManager):
         km.add_restart_callback(lambda: self._on_auto_restart(kernel_id), "restart")
         km.add_restart_callback(lambda: self._on_death(kernel_id), "dead")
         if wait_ready or self.policy.seed_cells:
-            await self._make_ready_first(kernel_id, connection)
+            with self._readying_under_way(kernel_id):
+                await self._make_ready(connection)
             return
         self._tell_readying(kernel_id, True)
         readying = self.run_in_background(
             self._ready_in_background(kernel_id, connection), kernel_id
         )
-        self._readying[kernel_id] = readying
+        self._readying[kernel_id] = readying  # at once: an interrupt right after waits for it
         readying.add_done_callback(lambda _: self._readying.pop(kernel_id, None))
+
+    @contextlib.contextmanager
+    def _readying_under_way(self, kernel_id: str) -> Iterator[None]:
+        """Mark a kernel as on its way to ready and seeded for the block (if not already)."""
+        if kernel_id in self._readying:
+            yield
+            return
+        under_way: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._readying[kernel_id] = under_way
+        try:
+            yield
+        finally:
+            if self._readying.get(kernel_id) is under_way:
+                del self._readying[kernel_id]
+            under_way.set_result(None)
 
     def _tell_readying(self, kernel_id: str, readying: bool) -> None:
         """Tell the readying listeners that a kernel can't take client messages yet (True),
@@ -284,7 +301,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
     async def _ready_in_background(self, kernel_id: str, connection: KernelConnection) -> None:
         """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
         try:
-            await self._make_ready_first(kernel_id, connection)
+            await self._make_ready(connection)
         except (KernelUnavailable, TimeoutError) as err:
             if self.connections.get(kernel_id) is connection:
                 self.log.error(
@@ -299,15 +316,6 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Reconnect after a restart, unless the kernel was shut down meanwhile."""
         if self.connections.get(kernel_id) is connection:
             connection.open()
-
-    async def _make_ready_first(self, kernel_id: str, connection: KernelConnection) -> None:
-        """Make a new kernel ready; if it dies and is restarted meanwhile, this still seeds
-        the new process (once: the restart doesn't)."""
-        self._first_readying.add(kernel_id)
-        try:
-            await self._make_ready(connection)
-        finally:
-            self._first_readying.discard(kernel_id)
 
     async def _make_ready(self, connection: KernelConnection) -> None:
         """Wait for the kernel to answer, then run the seed cells on it."""
@@ -348,7 +356,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._tell_readying(kernel_id, False)
 
     def _on_auto_restart(self, kernel_id: str) -> None:
-        if kernel_id in self._first_readying:  # its first readying goes on with the new process
+        if kernel_id in self._readying:  # that readying goes on with the new process
             self.log.warning("Kernel %s died while starting; restarting it", kernel_id)
             return
         self.log.warning("Kernel %s died; restarting it", kernel_id)
@@ -364,7 +372,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
         removed meanwhile).
         """
         try:
-            await self._make_ready(connection)
+            with self._readying_under_way(kernel_id):
+                await self._make_ready(connection)
         except (KernelUnavailable, TimeoutError):
             if self.connections.get(kernel_id) is not connection:
                 return
@@ -450,19 +459,20 @@ class MappingKernelManager(AsyncMultiKernelManager):
         servers; the restart listeners hear of it.
         """
         connection = self.connection(kernel_id)
-        self._begin_restart(kernel_id, automatic=False)
-        try:
-            await super().restart_kernel(kernel_id, now=now)
-        except BaseException:
-            self._end_restart(kernel_id, connection, automatic=False)
-            raise
-        await self._reseed(kernel_id, connection, automatic=False)
+        with self._readying_under_way(kernel_id):
+            self._begin_restart(kernel_id, automatic=False)
+            try:
+                await super().restart_kernel(kernel_id, now=now)
+            except BaseException:
+                self._end_restart(kernel_id, connection, automatic=False)
+                raise
+            await self._reseed(kernel_id, connection, automatic=False)
 
     async def interrupt_kernel(self, kernel_id: str) -> None:  # type: ignore[override]
         """Interrupt what a kernel is running; raises UnknownKernel.
 
-        A kernel still starting is left to finish first: SIGINT during its start-up would
-        kill it (and it runs nothing yet).
+        A kernel still starting or restarting is left to finish first: SIGINT during its
+        start-up would kill it (and it runs nothing yet).
         """
         self.connection(kernel_id)
         readying = self._readying.get(kernel_id)

@@ -532,3 +532,31 @@ async def test_interrupting_a_kernel_still_starting_waits_instead_of_killing_it(
         connection = manager.connection(kernel_id)
         assert await evaluate(connection, "6 * 7") == 42
         assert (provisioner_pid(manager, kernel_id), deaths) == (pid, [])  # same process
+
+
+async def test_interrupting_a_kernel_while_it_restarts_waits_instead_of_killing_it() -> None:
+    async with running_manager(seed_cells=SEEDS) as manager:
+        kernel_id = await manager.start_kernel()
+        connection = manager.connection(kernel_id)
+        await run(connection, "counter = 'before the restart'")
+        old_pid = provisioner_pid(manager, kernel_id)
+        restarts: list[bool] = []
+        manager.readying_listeners.append(lambda _, readying: restarts.append(readying))
+
+        km = manager.get_kernel(kernel_id)
+        restart = asyncio.create_task(manager.restart_kernel(kernel_id))
+        await wait_for(
+            lambda: getattr(km.provisioner, "pid", None) not in (None, old_pid),
+            20,
+            "the new process",
+        )
+        new_pid = provisioner_pid(manager, kernel_id)
+        await manager.interrupt_kernel(kernel_id)  # SIGINT now would kill it mid-import
+
+        assert restart.done()  # the interrupt waited for the restart
+        await restart
+        await asyncio.sleep(1)  # a killed kernel would be found dead and restarted by now
+        assert provisioner_pid(manager, kernel_id) == new_pid
+        assert is_running(new_pid)
+        assert restarts == [True, False]  # one restart: no automatic one after it
+        assert await evaluate(connection, "counter") == 42  # fresh and seeded

@@ -16,6 +16,7 @@ unsets an option that may be None (`KG_MAX_KERNELS=` means no limit).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -82,3 +83,19 @@ def unset_in(env: Config, loaded: Config) -> Config:
             if name not in already:
                 config[section][name] = value
     return config
+
+
+class OnceEach(logging.Filter):
+    """Lets each distinct message through once: traitlets repeats its warning about an
+    unknown option every time the config is updated (command line, file, KG_* variables)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True

@@ -23,7 +23,7 @@ from traitlets import CBool, Float, Instance, Integer, List, TraitError, Type, U
 from . import serving
 from ._version import __version__
 from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
-from .config import env_config, unset_in
+from .config import OnceEach, env_config, unset_in
 from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
 from .seed import load_notebook
@@ -305,8 +305,13 @@ class KernelGatewayApp(JupyterApp):
     def initialize(self, argv: list[str] | None = None) -> None:
         """Read the command line, config file and KG_* variables, then build objects."""
         env = env_config(self.classes)
-        super().initialize(argv)
-        self.update_config(unset_in(env, self.config))
+        once_each = OnceEach()
+        self.log.addFilter(once_each)
+        try:
+            super().initialize(argv)
+            self.update_config(unset_in(env, self.config))
+        finally:
+            self.log.removeFilter(once_each)
         for name in sorted(set(self.config.KernelGatewayApp) & set(UNUSED_SERVER_OPTIONS)):
             self.log.warning(
                 "KernelGatewayApp.%s has no effect: %s", name, UNUSED_SERVER_OPTIONS[name]

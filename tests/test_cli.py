@@ -409,3 +409,18 @@ def test_jupyter_server_options_of_kg3_config_files_load_with_one_warning_each(
         "[KernelGatewayApp] WARNING | KernelGatewayApp.cookie_secret has no effect: "
         "the gateway issues no cookies",
     ]
+
+
+def test_an_unknown_option_is_warned_about_once(tmp_path: Path) -> None:
+    result = run_cli(
+        "--show-config-json",
+        "--KernelGatewayApp.list_kernels=True",
+        env={"JUPYTER_CONFIG_DIR": str(tmp_path), "KG_PORT": "7002"},
+    )
+
+    assert result.returncode == 0, result.stdout
+    warnings = [line for line in result.stdout.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "[KernelGatewayApp] WARNING | Config option `list_kernels` not recognized by "
+        "`KernelGatewayApp`.  Did you mean `max_kernels`?"
+    ]

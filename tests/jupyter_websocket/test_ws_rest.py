@@ -98,6 +98,8 @@ def test_kernel_lifecycle(gateway: Gateway) -> None:
         ('{"env": {"KERNEL_X": null}}', 400),
         ('{"env": {"KERNEL_X": {"nested": 1}}}', 400),
         ('{"env": {"KERNEL_X": true}}', 400),
+        ('{"env": {"KERNEL_X": 5}}', 400),
+        ('{"env": {"NOT_PASSED_ON": {}}}', 400),
         pytest.param("[" * 100_000 + "]" * 100_000, 400, id="nested-past-recursion-limit"),
         pytest.param(json.dumps({"env": {"KERNEL_X": "a" * 200_000}}), 400, id="env-too-long"),
     ],

@@ -29,18 +29,27 @@ class KernelPolicy:
 def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:
     """The part of a client's requested env that may reach a kernel: KERNEL_* and whitelisted.
 
-    Values are strings (numbers are taken as their text). Raises BadRequest for any other
-    value, or for a variable no process environment can hold (see `check_env`).
+    Raises BadRequest for a value that is not a string (in any variable, passed on or not:
+    the env is a map of strings), or for a variable no process environment can hold (see
+    `check_env`).
     """
-    env: dict[str, str] = {}
     for name, value in requested.items():
-        if not (name.startswith("KERNEL_") or name in whitelist) or name in SECRET_VARIABLES:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise BadRequest(f"env value of {name} must be a string, not {json.dumps(value)}")
-        env[name] = str(value)
+        if not isinstance(value, str):
+            raise BadRequest(
+                f"env value of {shown_name(name)} must be a string, not {json.dumps(value)[:80]}"
+            )
+    env = {
+        name: value
+        for name, value in requested.items()
+        if (name.startswith("KERNEL_") or name in whitelist) and name not in SECRET_VARIABLES
+    }
     check_env(env)
     return env
+
+
+def shown_name(name: str) -> str:
+    """A variable's name as error messages quote it (cut after 80 characters)."""
+    return repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
 
 
 def check_env(env: Mapping[str, str]) -> None:
@@ -48,7 +57,7 @@ def check_env(env: Mapping[str, str]) -> None:
     variables too long for one (Linux takes at most 128 KiB per NAME=value string)."""
     total = 0
     for name, value in env.items():
-        shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "..."
+        shown = shown_name(name)
         if not name or "=" in name or "\0" in name or "\0" in value:
             raise BadRequest(f"env variable {shown} has an empty name, '=' or a NUL character")
         try:

@@ -47,6 +47,10 @@ def test_hello(examples: dict[str, Gateway]) -> None:
 def test_params(examples: dict[str, Gateway]) -> None:
     params = examples["params"]
     assert params.request("GET", "/add/2/40")[::2] == (200, b"42\n")
+    assert params.request("GET", "/add/2/forty")[::2] == (
+        400,
+        b"a and b must be integers, like /add/2/40\n",
+    )
     assert params.request("GET", "/greet/fr/Ada?punct=!")[::2] == (200, b"Bonjour, Ada!\n")
     status, headers, body = params.request("GET", "/search?q=kernels&tag=a&tag=b")
     assert (status, json.loads(body)) == (200, {"q": "kernels", "tags": ["a", "b"]})

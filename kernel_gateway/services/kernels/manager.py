@@ -357,7 +357,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     def _on_auto_restart(self, kernel_id: str) -> None:
         if kernel_id in self._readying:  # that readying goes on with the new process
-            self.log.warning("Kernel %s died while starting; restarting it", kernel_id)
+            self.log.warning("Kernel %s died before it was ready; restarting it", kernel_id)
             return
         self.log.warning("Kernel %s died; restarting it", kernel_id)
         connection = self.connections[kernel_id]

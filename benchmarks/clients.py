@@ -94,11 +94,17 @@ def expect_json_echo(payload: Any) -> Check:
 
 
 def sequential_latencies(
-    port: int, request: HttpRequest, check: Check, count: int, time_limit: float
+    port: int,
+    request: HttpRequest,
+    check: Check,
+    count: int,
+    time_limit: float,
+    after_each: Callable[[], object] | None = None,
 ) -> list[float]:
     """Send up to count requests one after another on one connection; return their seconds.
 
-    Raises RuntimeError on the first failed check: a latency of a wrong answer means nothing.
+    `after_each` runs (untimed) after every request: the paired floor execute. Raises
+    RuntimeError on the first failed check: a latency of a wrong answer means nothing.
     """
     client = HttpClient(port)
     samples: list[float] = []
@@ -112,6 +118,8 @@ def sequential_latencies(
             if error is not None:
                 raise RuntimeError(f"{request.method} {request.path}: {error}")
             samples.append(elapsed)
+            if after_each is not None:
+                after_each()
     finally:
         client.close()
     return samples

@@ -36,19 +36,6 @@ from benchmarks.servers import (
 from benchmarks.stats import median, round_ratios
 
 ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7")
-#: Derived rows: (scenario-5/1 metric, floor metric, name of the overhead row).
-OVERHEADS = (
-    (
-        "GET /hello p50",
-        "floor: execute /hello code p50 (zmq, no gateway)",
-        "GET /hello p50 minus floor",
-    ),
-    (
-        "ws execute 1+1 p50",
-        "floor: execute 1+1 p50 (zmq, no gateway)",
-        "ws execute p50 minus floor",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -108,24 +95,6 @@ def run_one(gateway: Gateway | None, key: str, ctx: Context, round_no: int) -> O
     seconds = time.monotonic() - start
     print(f"{seconds:.1f} s" + (f"\n  FAILED: {error}" if error else ""), flush=True)
     return Outcome(round_no, side, key, tuple(metrics), error, seconds, load_average())
-
-
-def add_overheads(outcomes: list[Outcome]) -> list[Outcome]:
-    """Append, per round and side, the gateway p50 minus the same round's floor p50."""
-    derived: list[Outcome] = []
-    for round_no in sorted({o.round for o in outcomes}):
-        found = {
-            (o.side, m.name): m.value for o in outcomes if o.round == round_no for m in o.metrics
-        }
-        for side in ("ours", "peer"):
-            extra = tuple(
-                Metric("7", name, "ms", "lower", found[(side, metric)] - found[("floor", base)])
-                for metric, base, name in OVERHEADS
-                if (side, metric) in found and ("floor", base) in found
-            )
-            if extra:
-                derived.append(Outcome(round_no, side, "7", extra, None, 0.0, load_average()))
-    return outcomes + derived
 
 
 def summarize(outcomes: list[Outcome], rounds: int) -> list[dict[str, object]]:
@@ -243,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"note: load average {load:.2f} before starting: other work on this machine adds noise"
         )
     started = time.monotonic()
-    outcomes = add_overheads(run_rounds(args, gateways, ctx))
+    outcomes = run_rounds(args, gateways, ctx)
     rows = summarize(outcomes, args.rounds)
     failed = {
         side: {o.scenario for o in outcomes if o.side == side and o.error}

@@ -67,19 +67,45 @@ def _cpu_metric(scenario: str, what: str, cpu: float, count: int) -> list[Metric
     return [Metric("6", f"gateway CPU per {what} (s{scenario})", "ms", "lower", _ms(cpu / count))]
 
 
+def _paired_floor(gateway: Gateway, ctx: Context, scenario: str) -> FloorKernel:
+    """A no-gateway kernel whose executes alternate with the scenario's requests."""
+    return FloorKernel(ctx.log_dir / f"{gateway.side}-s{scenario}-floor-kernel.log")
+
+
+def _overhead(scenario: str, name: str, samples: list[float], floor: list[float]) -> Metric:
+    """Row 7: the gateway's p50 minus the p50 of floor executes made in the same loop."""
+    value = _ms(percentile(samples, 50) - percentile(floor, 50))
+    return Metric("7", name, "ms", "lower", value)
+
+
 def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
-    """Scenario 1: one client, sequential GET /hello on a keep-alive connection, pool of 1."""
+    """Scenario 1: one client, sequential GET /hello on a keep-alive connection, pool of 1;
+    each request is followed by the same code executed straight on a floor kernel."""
     budget = ctx.budget
     check = expect_status_and_body(HELLO_BODY.encode())
-    with _http_server(gateway, ctx, "s1", prespawn=1) as server:
+    floor_samples: list[float] = []
+    with (
+        _http_server(gateway, ctx, "s1", prespawn=1) as server,
+        _paired_floor(gateway, ctx, "1") as floor_kernel,
+    ):
         sequential_latencies(server.port, HELLO, check, budget.warmup, 30.0)
+        for _ in range(budget.warmup):
+            floor_kernel.execute(HELLO_CODE)
         cpu_before = cpu_seconds(server.pid)
-        samples = sequential_latencies(server.port, HELLO, check, budget.latency_requests, 60.0)
+        samples = sequential_latencies(
+            server.port,
+            HELLO,
+            check,
+            budget.latency_requests,
+            120.0,
+            after_each=lambda: floor_samples.append(floor_kernel.execute(HELLO_CODE)),
+        )
         cpu = cpu_seconds(server.pid) - cpu_before
     return [
         Metric("1", "GET /hello p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("1", "GET /hello p99", "ms", "lower", _ms(percentile(samples, 99))),
         *_cpu_metric("1", "request", cpu, len(samples)),
+        _overhead("1", "GET /hello p50 minus floor", samples, floor_samples),
     ]
 
 
@@ -206,20 +232,23 @@ def kernel_start(gateway: Gateway, ctx: Context) -> list[Metric]:
 
 
 async def _executes(
-    server: RunningServer, budget: Budget
+    server: RunningServer, budget: Budget, floor_kernel: FloorKernel, floor_samples: list[float]
 ) -> tuple[list[float], float, float, float]:
-    """Return sequential round trips, their gateway CPU, and a pipelined burst's msgs and time."""
+    """Return sequential round trips (each followed by one on the floor kernel, into
+    `floor_samples`), their gateway CPU, and a pipelined burst's msgs and time."""
     kernel_id = await _create_kernel(server)
     sock = await KernelSocket.open(_ws_url(server, kernel_id))
     try:
         await sock.kernel_info(timeout=60.0)
         for _ in range(budget.warmup):
             await sock.execute(EXECUTE_CODE)
+            floor_kernel.execute(EXECUTE_CODE)
         cpu_before = cpu_seconds(server.pid)
-        deadline = time.monotonic() + 60.0
+        deadline = time.monotonic() + 120.0
         samples = []
         while len(samples) < budget.executes and time.monotonic() < deadline:
             samples.append(await sock.execute(EXECUTE_CODE))
+            floor_samples.append(floor_kernel.execute(EXECUTE_CODE))  # blocks: the socket idles
         cpu = cpu_seconds(server.pid) - cpu_before
         received_before = sock.received
         start = time.perf_counter()
@@ -238,8 +267,11 @@ async def _executes(
 
 def execute_round_trip(gateway: Gateway, ctx: Context) -> list[Metric]:
     """Scenario 5: execute 1+1 over one websocket; round trips, then a pipelined burst."""
-    with _ws_server(gateway, ctx, "s5", []) as server:
-        samples, cpu, messages, seconds = asyncio.run(_executes(server, ctx.budget))
+    floor_samples: list[float] = []
+    with _ws_server(gateway, ctx, "s5", []) as server, _paired_floor(gateway, ctx, "5") as floor:
+        samples, cpu, messages, seconds = asyncio.run(
+            _executes(server, ctx.budget, floor, floor_samples)
+        )
     return [
         Metric("5", "ws execute 1+1 p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("5", "ws execute 1+1 p99", "ms", "lower", _ms(percentile(samples, 99))),
@@ -251,6 +283,7 @@ def execute_round_trip(gateway: Gateway, ctx: Context) -> list[Metric]:
             messages / seconds,
         ),
         *_cpu_metric("5", "execute", cpu, len(samples)),
+        _overhead("5", "ws execute p50 minus floor", samples, floor_samples),
     ]
 
 

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 
 from benchmarks.clients import (
     HttpRequest,
@@ -67,6 +68,14 @@ def _cpu_metric(scenario: str, what: str, cpu: float, count: int) -> list[Metric
     return [Metric("6", f"gateway CPU per {what} (s{scenario})", "ms", "lower", _ms(cpu / count))]
 
 
+@dataclass
+class Paired:
+    """Round trips through a gateway, each followed by one straight to a floor kernel."""
+
+    gateway: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+
+
 def _paired_floor(gateway: Gateway, ctx: Context, scenario: str) -> FloorKernel:
     """A no-gateway kernel whose executes alternate with the scenario's requests."""
     return FloorKernel(ctx.log_dir / f"{gateway.side}-s{scenario}-floor-kernel.log")
@@ -80,19 +89,21 @@ def _overhead(scenario: str, name: str, samples: list[float], floor: list[float]
 
 def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
     """Scenario 1: one client, sequential GET /hello on a keep-alive connection, pool of 1;
-    each request is followed by the same code executed straight on a floor kernel."""
+    then as many again, each followed by the same code executed on a floor kernel (row 7)."""
     budget = ctx.budget
     check = expect_status_and_body(HELLO_BODY.encode())
-    floor_samples: list[float] = []
     with (
         _http_server(gateway, ctx, "s1", prespawn=1) as server,
         _paired_floor(gateway, ctx, "1") as floor_kernel,
     ):
         sequential_latencies(server.port, HELLO, check, budget.warmup, 30.0)
+        cpu_before = cpu_seconds(server.pid)
+        samples = sequential_latencies(server.port, HELLO, check, budget.latency_requests, 60.0)
+        cpu = cpu_seconds(server.pid) - cpu_before
         for _ in range(budget.warmup):
             floor_kernel.execute(HELLO_CODE)
-        cpu_before = cpu_seconds(server.pid)
-        samples = sequential_latencies(
+        floor_samples: list[float] = []
+        paired = sequential_latencies(
             server.port,
             HELLO,
             check,
@@ -100,12 +111,11 @@ def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
             120.0,
             after_each=lambda: floor_samples.append(floor_kernel.execute(HELLO_CODE)),
         )
-        cpu = cpu_seconds(server.pid) - cpu_before
     return [
         Metric("1", "GET /hello p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("1", "GET /hello p99", "ms", "lower", _ms(percentile(samples, 99))),
         *_cpu_metric("1", "request", cpu, len(samples)),
-        _overhead("1", "GET /hello p50 minus floor", samples, floor_samples),
+        _overhead("1", "GET /hello p50 minus floor", paired, floor_samples),
     ]
 
 
@@ -232,10 +242,10 @@ def kernel_start(gateway: Gateway, ctx: Context) -> list[Metric]:
 
 
 async def _executes(
-    server: RunningServer, budget: Budget, floor_kernel: FloorKernel, floor_samples: list[float]
+    server: RunningServer, budget: Budget, floor_kernel: FloorKernel, paired: Paired
 ) -> tuple[list[float], float, float, float]:
-    """Return sequential round trips (each followed by one on the floor kernel, into
-    `floor_samples`), their gateway CPU, and a pipelined burst's msgs and time."""
+    """Return sequential round trips, their gateway CPU, and a pipelined burst's msgs and
+    time; then fill `paired` with round trips each followed by one on the floor kernel."""
     kernel_id = await _create_kernel(server)
     sock = await KernelSocket.open(_ws_url(server, kernel_id))
     try:
@@ -244,11 +254,10 @@ async def _executes(
             await sock.execute(EXECUTE_CODE)
             floor_kernel.execute(EXECUTE_CODE)
         cpu_before = cpu_seconds(server.pid)
-        deadline = time.monotonic() + 120.0
+        deadline = time.monotonic() + 60.0
         samples = []
         while len(samples) < budget.executes and time.monotonic() < deadline:
             samples.append(await sock.execute(EXECUTE_CODE))
-            floor_samples.append(floor_kernel.execute(EXECUTE_CODE))  # blocks: the socket idles
         cpu = cpu_seconds(server.pid) - cpu_before
         received_before = sock.received
         start = time.perf_counter()
@@ -259,6 +268,10 @@ async def _executes(
         await sock.wait_done(pending, timeout=60.0)
         burst_seconds = time.perf_counter() - start
         burst_messages = sock.received - received_before
+        deadline = time.monotonic() + 120.0
+        while len(paired.gateway) < budget.executes and time.monotonic() < deadline:
+            paired.gateway.append(await sock.execute(EXECUTE_CODE))
+            paired.floor.append(floor_kernel.execute(EXECUTE_CODE))  # blocks: the socket idles
     finally:
         sock.close()
     await rest(server.base_url, "DELETE", f"/api/kernels/{kernel_id}")
@@ -267,11 +280,9 @@ async def _executes(
 
 def execute_round_trip(gateway: Gateway, ctx: Context) -> list[Metric]:
     """Scenario 5: execute 1+1 over one websocket; round trips, then a pipelined burst."""
-    floor_samples: list[float] = []
+    paired = Paired()
     with _ws_server(gateway, ctx, "s5", []) as server, _paired_floor(gateway, ctx, "5") as floor:
-        samples, cpu, messages, seconds = asyncio.run(
-            _executes(server, ctx.budget, floor, floor_samples)
-        )
+        samples, cpu, messages, seconds = asyncio.run(_executes(server, ctx.budget, floor, paired))
     return [
         Metric("5", "ws execute 1+1 p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("5", "ws execute 1+1 p99", "ms", "lower", _ms(percentile(samples, 99))),
@@ -283,7 +294,7 @@ def execute_round_trip(gateway: Gateway, ctx: Context) -> list[Metric]:
             messages / seconds,
         ),
         *_cpu_metric("5", "execute", cpu, len(samples)),
-        _overhead("5", "ws execute p50 minus floor", samples, floor_samples),
+        _overhead("5", "ws execute p50 minus floor", paired.gateway, paired.floor),
     ]
 
 

@@ -102,20 +102,20 @@ def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
         cpu = cpu_seconds(server.pid) - cpu_before
         for _ in range(budget.warmup):
             floor_kernel.execute(HELLO_CODE)
-        floor_samples: list[float] = []
-        paired = sequential_latencies(
+        paired = Paired()
+        paired.gateway = sequential_latencies(
             server.port,
             HELLO,
             check,
             budget.latency_requests,
             120.0,
-            after_each=lambda: floor_samples.append(floor_kernel.execute(HELLO_CODE)),
+            after_each=lambda: paired.floor.append(floor_kernel.execute(HELLO_CODE)),
         )
     return [
         Metric("1", "GET /hello p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("1", "GET /hello p99", "ms", "lower", _ms(percentile(samples, 99))),
         *_cpu_metric("1", "request", cpu, len(samples)),
-        _overhead("1", "GET /hello p50 minus floor", paired, floor_samples),
+        _overhead("1", "GET /hello p50 minus floor", paired.gateway, paired.floor),
     ]
 
 

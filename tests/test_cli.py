@@ -47,6 +47,8 @@ OPTIONS = [
     ("KernelGatewayApp.env_process_whitelist", "KG_ENV_PROCESS_WHITELIST"),
     ("KernelGatewayApp.kernel_pool_size", "KG_KERNEL_POOL_SIZE"),
     ("KernelGatewayApp.shutdown_grace_period", "KG_SHUTDOWN_GRACE_PERIOD"),
+    ("KernelGatewayApp.kernel_proxy_ports", "KG_KERNEL_PROXY_PORTS"),
+    ("KernelGatewayApp.kernel_proxy_timeout", "KG_KERNEL_PROXY_TIMEOUT"),
     ("JupyterWebsocketPersonality.list_kernels", "KG_LIST_KERNELS"),
     ("JupyterWebsocketPersonality.env_whitelist", "KG_ENV_WHITELIST"),
     ("NotebookHTTPPersonality.allow_notebook_download", "KG_ALLOW_NOTEBOOK_DOWNLOAD"),
@@ -252,6 +254,17 @@ BAD_VALUES = [
     ({"KG_PRESPAWN_COUNT": "two"}, (), "environment variable KG_PRESPAWN_COUNT"),
     ({"KG_CULL_IDLE_TIMEOUT": "soon"}, (), "environment variable KG_CULL_IDLE_TIMEOUT"),
     ({"KG_SHUTDOWN_GRACE_PERIOD": "x"}, (), "environment variable KG_SHUTDOWN_GRACE_PERIOD"),
+    (
+        {"KG_KERNEL_PROXY_PORTS": "9000-8000"},
+        (),
+        "Invalid value '9000-8000' for environment variable KG_KERNEL_PROXY_PORTS: expected a "
+        "list of ports and port ranges such as 8000-9999,12000",
+    ),
+    (
+        {},
+        ("--KernelGatewayApp.kernel_proxy_ports=8000,http",),
+        "Invalid port list '8000,http': 'http' is not a port number",
+    ),
     ({}, ("--max_kernels=abc",), "The 'max_kernels' trait of a KernelGatewayApp instance"),
     (
         {},

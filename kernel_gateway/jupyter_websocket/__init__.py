@@ -23,12 +23,14 @@ from .handlers import (
     SessionsHandler,
 )
 from .hub import KernelHubs
+from .kernel_proxy import KernelProxyHandler, KernelProxyOptions
 from .kernelspecs import KernelSpecHandler, KernelSpecResourceHandler, KernelSpecsHandler
 from .swagger import JSON_TYPE, YAML_TYPE, as_json, as_yaml
 
 KERNEL_ID = r"(?P<kernel_id>[^/]+)"
 SESSION_ID = r"(?P<session_id>[^/]+)"
 SPEC_NAME = r"(?P<name>[^/]+)"
+PROXY_PORT = r"(?P<port>\d+)"
 
 
 class JupyterWebsocketPersonality(Personality):
@@ -71,6 +73,12 @@ class JupyterWebsocketPersonality(Personality):
             or manager.default_kernel_name,
         }
         ws = {"kernel_manager": manager, "hubs": self.hubs}
+        proxy = {
+            "kernel_manager": manager,
+            "proxy": KernelProxyOptions(
+                self.context.kernel_proxy_ports, self.context.kernel_proxy_timeout
+            ),
+        }
         return [
             (r"/api/kernelspecs/?", KernelSpecsHandler, specs),
             (rf"/api/kernelspecs/{SPEC_NAME}/?", KernelSpecHandler, specs),
@@ -83,6 +91,11 @@ class JupyterWebsocketPersonality(Personality):
                 api,
             ),
             (rf"/api/kernels/{KERNEL_ID}/channels", ChannelsHandler, ws),
+            (
+                rf"/api/kernels/{KERNEL_ID}/proxy/{PROXY_PORT}(?P<path>/.*)?",
+                KernelProxyHandler,
+                proxy,
+            ),
             (r"/api/sessions/?", SessionsHandler, api),
             (rf"/api/sessions/{SESSION_ID}/?", SessionHandler, api),
             (

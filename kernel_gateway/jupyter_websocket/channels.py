@@ -14,10 +14,11 @@ from collections import OrderedDict
 from typing import Any
 
 from tornado.iostream import StreamBufferFullError, StreamClosedError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError
 
-from ..base.handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
-from ..errors import BadRequest, GatewayError
+from ..base.handlers import AccessPolicy
+from ..base.websocket import GatewayWebSocketHandler
+from ..errors import BadRequest
 from ..services.kernels.manager import MappingKernelManager
 from .hub import KernelHub, KernelHubs
 from .protocol import V1_SUBPROTOCOL, ProtocolError, from_json_frame, from_v1_frame
@@ -36,20 +37,17 @@ def ignore_closed(sent: asyncio.Future[None]) -> None:
         sent.exception()
 
 
-class ChannelsHandler(WebSocketHandler):
+class ChannelsHandler(GatewayWebSocketHandler):
     """Bridge one websocket to a kernel; many of these share one kernel connection."""
 
-    policy: AccessPolicy
-
-    def initialize(
+    def initialize(  # type: ignore[override]
         self,
         policy: AccessPolicy,
         kernel_manager: MappingKernelManager,
         hubs: KernelHubs,
         **_: Any,
     ) -> None:
-        self.policy = policy
-        set_cors_headers(self, policy)
+        super().initialize(policy)
         self.kernel_manager = kernel_manager
         self.hubs = hubs
         self.session_id = ""
@@ -58,19 +56,8 @@ class ChannelsHandler(WebSocketHandler):
         self.hub: KernelHub | None = None
 
     def prepare(self) -> None:
-        if self.request.method != "OPTIONS":
-            check_access(self.request, self.policy)
+        super().prepare()
         self.session_id = self.get_query_argument("session_id", "") or ""
-
-    def set_default_headers(self) -> None:
-        policy = getattr(self, "policy", None)
-        if policy is not None:
-            set_cors_headers(self, policy)
-
-    def options(self, *args: str, **kwargs: str) -> None:
-        """Answer CORS preflight requests, with no token needed."""
-        self.set_status(204)
-        self.finish()
 
     async def get(self, kernel_id: str) -> None:
         """Upgrade to a websocket once the kernel is known to exist (404 JSON otherwise)."""
@@ -82,10 +69,6 @@ class ChannelsHandler(WebSocketHandler):
         if headers.get("Upgrade", "").lower() != "websocket" or "upgrade" not in connection_tokens:
             raise BadRequest("This URL takes a websocket: GET with Upgrade: websocket")
         await super().get(kernel_id)
-
-    def check_origin(self, origin: str) -> bool:
-        """Origins were checked against the access policy in `prepare`."""
-        return True
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         self.v1 = V1_SUBPROTOCOL in subprotocols
@@ -143,15 +126,3 @@ class ChannelsHandler(WebSocketHandler):
         """Close with a code and reason, detaching from the hub at once."""
         self.on_close()
         self.close(code, reason[:120])
-
-    # -- errors before the upgrade -----------------------------------------------------------
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """JSON `{"reason", "message"}` like every other handler, for a refused upgrade."""
-        write_json_error(self, status_code, kwargs.get("exc_info", (None, None, None))[1])
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, GatewayError):
-            log.info("%d %s: %s", value.status_code, self.request.path, value)
-        else:
-            super().log_exception(typ, value, tb)

@@ -1,0 +1,57 @@
+"""GatewayWebSocketHandler: the gateway's access checks, CORS and JSON errors on routes that
+upgrade to websockets (tornado's `WebSocketHandler` is not a `GatewayHandler`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tornado.websocket import WebSocketHandler
+
+from ..errors import GatewayError
+from .handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
+
+log = logging.getLogger(__name__)
+
+
+class GatewayWebSocketHandler(WebSocketHandler):
+    """Base of the websocket handlers: token, origin and URI checks, CORS, OPTIONS, JSON errors."""
+
+    policy: AccessPolicy
+
+    def initialize(self, policy: AccessPolicy, **_: Any) -> None:
+        """Subclasses take their own collaborators and pass the policy here."""
+        self.policy = policy
+        set_cors_headers(self, policy)
+
+    def prepare(self) -> Any:
+        if not self.is_preflight():
+            check_access(self.request, self.policy)
+
+    def is_preflight(self) -> bool:
+        """True for a request answered without a token: OPTIONS (CORS preflight)."""
+        return self.request.method == "OPTIONS"
+
+    def set_default_headers(self) -> None:
+        policy = getattr(self, "policy", None)
+        if policy is not None:
+            set_cors_headers(self, policy)
+
+    def options(self, *args: str, **kwargs: str) -> Any:
+        """Answer CORS preflight requests, with no token needed."""
+        self.set_status(204)
+        self.finish()
+
+    def check_origin(self, origin: str) -> bool:
+        """Origins were checked against the access policy in `prepare`."""
+        return True
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """JSON `{"reason", "message"}` like every other handler, for a refused upgrade."""
+        write_json_error(self, status_code, kwargs.get("exc_info", (None, None, None))[1])
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, GatewayError):
+            log.info("%d %s: %s", value.status_code, self.request.path, value)
+        else:
+            super().log_exception(typ, value, tb)

@@ -124,13 +124,15 @@ async def test_a_chunked_body_streams_through_as_it_is_sent(
         await write(first)
         # the app has the first part before the rest is even sent
         progress = await wait_for_json(
-            f"{url}/progress", auth(gateway), lambda body: body["received"] >= len(first)
+            f"{url}/progress?key=chunked",
+            auth(gateway),
+            lambda body: body["received"] >= len(first),
         )
         assert progress["received"] == len(first)
         await write(rest)
 
     request = HTTPRequest(
-        f"{url}/echo",
+        f"{url}/echo?key=chunked",
         method="PUT",
         body_producer=produce,
         headers=auth(gateway),
@@ -156,14 +158,34 @@ async def test_an_answer_streams_before_the_app_finishes_it(
 
     client = AsyncHTTPClient()
     streaming = HTTPRequest(
-        f"{url}/stream", headers=auth(gateway), streaming_callback=on_chunk, request_timeout=60
+        f"{url}/stream?key=a",
+        headers=auth(gateway),
+        streaming_callback=on_chunk,
+        request_timeout=60,
     )
     fetching = asyncio.ensure_future(client.fetch(streaming))
     await asyncio.wait_for(arrived.wait(), DEADLINE)
     assert b"".join(chunks) == b"first\n"  # the app waits for /release before the rest
-    await client.fetch(f"{url}/release", method="POST", body=b"", headers=auth(gateway))
+    await client.fetch(f"{url}/release?key=a", method="POST", body=b"", headers=auth(gateway))
     response = await fetching
     assert (response.code, b"".join(chunks)) == (200, b"first\nlast\n")
+
+
+async def test_a_client_that_leaves_mid_answer_closes_the_upstream_connection(
+    gateway: Gateway, app: KernelApp
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(
+        f"GET {app.prefix}/stream?key=gone HTTP/1.1\r\nHost: gw\r\n"
+        f"Authorization: token {TOKEN}\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"first\n"), DEADLINE)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    writer.close()
+    await writer.wait_closed()
+    url = f"{gateway.http_url}{app.prefix}/progress"
+    progress = await wait_for_json(url, auth(gateway), lambda body: body["streams_cut"] >= 1)
+    assert progress["streams_cut"] == 1
 
 
 async def test_a_websocket_echoes_with_its_subprotocol_and_close_codes(
@@ -229,9 +251,7 @@ async def test_nothing_listening_is_a_502(gateway: Gateway, app: KernelApp) -> N
     path = f"/api/kernels/{app.kernel_id}/proxy/{port}/"
     status, _, raw = raw_request(gateway, "POST", path, auth(gateway), b"lost")
     assert status == 502
-    assert error_of(raw)["message"] == (
-        f"Nothing answers at 127.0.0.1:{port}: Connection refused"
-    )
+    assert error_of(raw)["message"] == (f"Nothing answers at 127.0.0.1:{port}: Connection refused")
     with pytest.raises(HTTPClientError) as refused:
         await websocket_connect(f"{gateway.ws_url}{path}?token={TOKEN}")
     assert refused.value.code == 502

@@ -1,10 +1,13 @@
 """A small web app that the kernel proxy tests run inside a kernel (this source is sent there).
 
 `serve()` starts it on a free loopback port, in a thread of the kernel, and returns the port.
-Routes: `/echo` (any method: what arrived, body hashed as it streams in), `/progress` (body
-bytes `/echo` has received so far), `/stream` (a first line at once, the last once `/release`
-was posted), `/hang` (never answers), `/ws` (a websocket echo; "close please" makes it close
-with 4001) and `/wsinfo` (what the websocket side saw: its request and the close codes).
+Routes:
+- `/echo?key=k`: any method; what arrived, the body hashed as it streams in
+- `/progress?key=k`: body bytes `/echo?key=k` has received so far; streams whose client left
+- `/stream?key=k`: a first line at once, the last once `/release?key=k` was posted
+- `/hang`: never answers
+- `/ws`: a websocket echo; "close please" makes it close with 4001
+- `/wsinfo`: what the websocket side saw: its requests and the close codes
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ class State:
     """What the handlers share."""
 
     def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.received = 0
+        self.releases: dict[str, asyncio.Event] = {}
+        self.received: dict[str, int] = {}
+        self.streams_cut = 0
         self.ws_requests: list[dict[str, Any]] = []
         self.closes: list[list[Any]] = []
 
@@ -37,12 +41,12 @@ class EchoHandler(Handler):
     def prepare(self) -> None:
         self.digest = hashlib.sha256()
         self.size = 0
-        self.state.received = 0
+        self.key = self.get_query_argument("key", "")
 
     def data_received(self, chunk: bytes) -> None:
         self.digest.update(chunk)
         self.size += len(chunk)
-        self.state.received = self.size
+        self.state.received[self.key] = self.size
 
     def answer(self) -> None:
         self.set_header("X-Upstream", "echo")
@@ -63,20 +67,25 @@ class EchoHandler(Handler):
 
 class ProgressHandler(Handler):
     def get(self) -> None:
-        self.write({"received": self.state.received})
+        received = self.state.received.get(self.get_query_argument("key", ""), 0)
+        self.write({"received": received, "streams_cut": self.state.streams_cut})
 
 
 class StreamHandler(Handler):
     async def get(self) -> None:
         self.write("first\n")
         await self.flush()
-        await self.state.release.wait()
+        key = self.get_query_argument("key")
+        await self.state.releases.setdefault(key, asyncio.Event()).wait()
         self.write("last\n")
+
+    def on_connection_close(self) -> None:
+        self.state.streams_cut += 1
 
 
 class ReleaseHandler(Handler):
     def post(self) -> None:
-        self.state.release.set()
+        self.state.releases.setdefault(self.get_query_argument("key"), asyncio.Event()).set()
 
 
 class HangHandler(Handler):

@@ -158,6 +158,11 @@ OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str
      "Websocket carrying the kernel's messages: subprotocol v1.kernel.websocket.jupyter.org, "
      "or JSON messages when the client offers none; `session_id` query argument: reconnecting "
      "with it replays the messages missed meanwhile", "101", None, ("404",), None),
+    ("/api/kernels/{kernel_id}/proxy/{port}/{path}", "get", "proxyKernelPort",
+     "Forwarded to `path` on `port` of the kernel's host, if KG_KERNEL_PROXY_PORTS allows the "
+     "port: every method, bodies streamed both ways, websocket upgrades too; the app sees "
+     "X-Forwarded-Host/Proto/Prefix and not the gateway's token", "200", None,
+     ("403", "404", "502", "504"), None),
     ("/api/sessions", "get", "listSessions", "The sessions (if KG_LIST_KERNELS)", "200",
      "Sessions", ("403",), None),
     ("/api/sessions", "post", "createSession",
@@ -177,9 +182,12 @@ ERRORS = {
     "400": "Malformed request: a body that is not valid, a query with NUL or invalid UTF-8, "
     "or (channels) a request that is not a websocket upgrade",
     "401": "The token is missing or wrong",
-    "403": "Forbidden: listing disabled, max_kernels reached or a foreign origin",
+    "403": "Forbidden: listing disabled, max_kernels reached, a foreign origin, or (proxy) "
+    "the kernel proxy off or a port it may not reach",
     "404": "Unknown kernel, kernel spec, session or file",
     "500": "The kernel failed to start, or a seed cell failed",
+    "502": "Nothing answers on the kernel's port, or the answer broke off before it began",
+    "504": "The kernel's server did not answer within KG_KERNEL_PROXY_TIMEOUT",
 }
 BODY_REQUIRED = {"createSession", "updateSession"}
 PATH_PARAMETERS = {
@@ -187,6 +195,8 @@ PATH_PARAMETERS = {
     "kernel_name": "The name of a kernel spec",
     "session_id": "The id of a session",
     "file": "A file in the kernel spec's directory",
+    "port": "A port of the kernel's host, among KG_KERNEL_PROXY_PORTS",
+    "path": "The path on the kernel's server (may contain slashes; empty redirects to `/`)",
 }
 SUCCESS = {"101": "Switching protocols", "200": "OK", "201": "Created", "204": "No content"}
 
@@ -235,7 +245,7 @@ def _operation(
         operation["parameters"] = parameters
     if path.endswith(".yaml"):
         operation["produces"] = [YAML_TYPE]
-    elif path.startswith("/kernelspecs/"):
+    elif path.startswith("/kernelspecs/") or "/proxy/" in path:
         operation["produces"] = ["*/*"]
     return operation
 

@@ -44,6 +44,7 @@ def test_documented_operations() -> None:
         ("POST", "/api/kernels/{kernel_id}/interrupt"),
         ("POST", "/api/kernels/{kernel_id}/restart"),
         ("GET", "/api/kernels/{kernel_id}/channels"),
+        ("GET", "/api/kernels/{kernel_id}/proxy/{port}/{path}"),
         ("GET", "/api/sessions"),
         ("POST", "/api/sessions"),
         ("GET", "/api/sessions/{session_id}"),

@@ -279,8 +279,11 @@ def test_the_proxy_is_off_by_default(gateway_factory: GatewayFactory) -> None:
     )
 
 
-def test_an_app_that_never_answers_is_a_504(gateway_factory: GatewayFactory) -> None:
+def test_an_app_that_never_answers_is_a_504_under_a_base_url(
+    gateway_factory: GatewayFactory,
+) -> None:
     gateway = gateway_factory(
+        "--base_url=/gw/",
         f"--KernelGatewayApp.kernel_proxy_ports={PORTS}",
         "--KernelGatewayApp.kernel_proxy_timeout=0.5",
     )
@@ -291,4 +294,6 @@ def test_an_app_that_never_answers_is_a_504(gateway_factory: GatewayFactory) -> 
         f"127.0.0.1:{app.port} did not answer within 0.5 s",
     )
     status, _, raw = raw_request(gateway, "GET", f"{app.prefix}/echo")  # still serving
-    assert (status, json.loads(raw)["path"]) == (200, "/echo")
+    echo = json.loads(raw)
+    assert (status, echo["path"]) == (200, "/echo")
+    assert headers_of(echo)["x-forwarded-prefix"] == f"/gw{app.prefix}"

@@ -128,7 +128,7 @@ class ProxyHandler(GatewayWebSocketHandler):
             prefix=self.prefix,
             client_ip=request.remote_ip or "",
         )
-        return request_headers(request.headers, forwarding, self.upstream.authority, drop)
+        return request_headers(request.headers, forwarding, drop)
 
     def data_received(self, chunk: bytes) -> Any:
         return self.forward.send(chunk) if self.forward is not None else None

@@ -61,7 +61,7 @@ def test_get_forwards_end_to_end_headers_and_sets_forwarded_ones(
     received = headers_of(echo)
     assert not {"x-hop", "keep-alive", "te", "proxy-authorization", "authorization"} & set(received)
     assert received["x-end"] == "to the app"
-    assert received["host"] == f"127.0.0.1:{app.port}"
+    assert received["host"] == f"127.0.0.1:{gateway.port}"  # as the client sent it
     assert received["x-forwarded-host"] == f"127.0.0.1:{gateway.port}"
     assert received["x-forwarded-proto"] == "http"
     assert received["x-forwarded-prefix"] == app.prefix
@@ -204,7 +204,10 @@ async def test_a_websocket_echoes_with_its_subprotocol_and_close_codes(
     assert (ws.close_code, ws.close_reason) == (4001, "bye")
     ws.close()  # closed already: this releases it
 
-    ws = await websocket_connect(url)
+    # a browser's websocket: the app's own same-origin check (tornado's) compares Origin
+    # with the Host it gets, which is the gateway's
+    browser = HTTPRequest(url, headers={"Origin": f"http://127.0.0.1:{gateway.port}"})
+    ws = await websocket_connect(browser)
     assert ws.selected_subprotocol is None
     ws.close(4002, "client bye")
     info = await wait_for_json(info_url, auth(gateway), lambda body: len(body["closes"]) == 2)

@@ -31,7 +31,7 @@ WEBSOCKET_HANDSHAKE = frozenset(
         "sec-websocket-accept",
     }
 )
-# set by the proxy itself; Expect was answered already by the gateway's own server
+# set by the proxy itself (Host from `Forwarding`); Expect was answered by the gateway itself
 REPLACED = frozenset(
     {"host", "expect", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
     | {"x-forwarded-prefix"}
@@ -60,17 +60,19 @@ def end_to_end(headers: HTTPHeaders, drop: Iterable[str] = ()) -> list[tuple[str
 
 
 def request_headers(
-    incoming: HTTPHeaders,
-    forwarding: Forwarding,
-    authority: str,
-    drop: Iterable[str] = (),
+    incoming: HTTPHeaders, forwarding: Forwarding, drop: Iterable[str] = ()
 ) -> HTTPHeaders:
-    """The headers of a request as the upstream at `authority` gets it."""
+    """The headers of a request as the upstream gets it.
+
+    Host stays what the client sent (as `ProxyPreserveHost` would have it): apps compare it
+    with Origin to refuse cross-site websockets (tornado, Jupyter servers, Bokeh do), and
+    build absolute links from it.
+    """
     out = HTTPHeaders()
     for name, value in end_to_end(incoming, REPLACED | {name.lower() for name in drop}):
         out.add(name, value)
     prior = ", ".join(incoming.get_list("X-Forwarded-For"))
-    out["Host"] = authority
+    out["Host"] = forwarding.host
     out["X-Forwarded-For"] = f"{prior}, {forwarding.client_ip}" if prior else forwarding.client_ip
     out["X-Forwarded-Host"] = forwarding.host
     out["X-Forwarded-Proto"] = forwarding.proto

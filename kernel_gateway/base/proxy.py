@@ -56,11 +56,12 @@ def carries_token(headers: HTTPHeaders, token: str) -> bool:
     return hmac.compare_digest(value.strip().encode(), token.encode())
 
 
-def is_upgrade(headers: HTTPHeaders) -> bool:
-    """True for a websocket handshake (version 13, the one tornado speaks)."""
+def is_upgrade(method: str | None, headers: HTTPHeaders) -> bool:
+    """True for a websocket handshake (a GET, version 13: the one tornado speaks)."""
     connection = {part.strip().lower() for part in headers.get("Connection", "").split(",")}
     return (
-        headers.get("Upgrade", "").lower() == "websocket"
+        method == "GET"
+        and headers.get("Upgrade", "").lower() == "websocket"
         and "upgrade" in connection
         and headers.get("Sec-WebSocket-Version") == "13"
     )
@@ -99,7 +100,7 @@ class ProxyHandler(GatewayWebSocketHandler):
             return
         super().prepare()
         self.upstream, self.prefix = await self.resolve()
-        if is_upgrade(self.request.headers):
+        if is_upgrade(self.request.method, self.request.headers):
             return
         if self.request.path == self.prefix and self.request.method in REDIRECTED:
             query = self.request.query
@@ -186,7 +187,7 @@ class ProxyHandler(GatewayWebSocketHandler):
     # -- websockets --------------------------------------------------------------------------
 
     async def get(self, *args: str, **kwargs: str) -> None:
-        if not is_upgrade(self.request.headers):
+        if not is_upgrade(self.request.method, self.request.headers):
             await self.relay()
             return
         offered = self.request.headers.get("Sec-WebSocket-Protocol", "")

@@ -25,11 +25,11 @@ def test_an_authorization_header_stays_when_it_carries_the_gateway_token() -> No
     assert not carries_token(HTTPHeaders(), "secret")
 
 
-def test_a_websocket_upgrade_needs_all_three_headers() -> None:
+def test_a_websocket_upgrade_is_a_get_with_all_three_headers() -> None:
     handshake = {"Upgrade": "WebSocket", "Connection": "keep-alive, Upgrade"}
-    assert is_upgrade(HTTPHeaders({**handshake, "Sec-WebSocket-Version": "13"}))
-    assert not is_upgrade(HTTPHeaders({**handshake, "Sec-WebSocket-Version": "8"}))
-    assert not is_upgrade(HTTPHeaders({**handshake, "Upgrade": "h2c"}))
-    assert not is_upgrade(
-        HTTPHeaders({"Upgrade": "websocket", "Connection": "close", "Sec-WebSocket-Version": "13"})
-    )
+    assert is_upgrade("GET", HTTPHeaders({**handshake, "Sec-WebSocket-Version": "13"}))
+    assert not is_upgrade("POST", HTTPHeaders({**handshake, "Sec-WebSocket-Version": "13"}))
+    assert not is_upgrade("GET", HTTPHeaders({**handshake, "Sec-WebSocket-Version": "8"}))
+    assert not is_upgrade("GET", HTTPHeaders({**handshake, "Upgrade": "h2c"}))
+    closing = {"Upgrade": "websocket", "Connection": "close", "Sec-WebSocket-Version": "13"}
+    assert not is_upgrade("GET", HTTPHeaders(closing))

@@ -89,6 +89,20 @@ def test_every_method_is_forwarded(gateway: Gateway, app: KernelApp) -> None:
     assert int(headers["Content-Length"]) > 0
 
 
+def test_the_apps_own_statuses_and_bodies_pass_as_they_are(
+    gateway: Gateway, app: KernelApp
+) -> None:
+    for code in (201, 204, 304, 404, 500, 502):
+        status, headers, raw = raw_request(
+            gateway, "GET", f"{app.prefix}/status/{code}", auth(gateway)
+        )
+        body = b"" if code in (204, 304) else f"the app's own {code}\n".encode()
+        assert (status, headers["X-Upstream"], raw) == (code, "status", body)
+    sent = {**auth(gateway), "Connection": "Upgrade", "Upgrade": "websocket"}
+    status, _, raw = raw_request(gateway, "POST", f"{app.prefix}/echo", sent, b"not an upgrade")
+    assert (status, json.loads(raw)["size"]) == (200, len(b"not an upgrade"))
+
+
 def test_a_cors_preflight_is_answered_by_the_gateway(gateway: Gateway, app: KernelApp) -> None:
     preflight = {"Origin": "http://elsewhere", "Access-Control-Request-Method": "PUT"}
     status, headers, raw = raw_request(gateway, "OPTIONS", f"{app.prefix}/echo", preflight)

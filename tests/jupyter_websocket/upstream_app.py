@@ -6,6 +6,7 @@ Routes:
 - `/progress?key=k`: body bytes `/echo?key=k` has received so far; streams whose client left
 - `/stream?key=k`: a first line at once, the last once `/release?key=k` was posted
 - `/hang`: never answers
+- `/status/N`: answers with status N (and a body, but for 204 and 304)
 - `/ws`: a websocket echo; "close please" makes it close with 4001
 - `/wsinfo`: what the websocket side saw: its requests and the close codes
 """
@@ -88,6 +89,14 @@ class ReleaseHandler(Handler):
         self.state.releases.setdefault(self.get_query_argument("key"), asyncio.Event()).set()
 
 
+class StatusHandler(Handler):
+    def get(self, code: str) -> None:
+        self.set_status(int(code))
+        self.set_header("X-Upstream", "status")
+        if int(code) not in (204, 304):
+            self.write(f"the app's own {code}\n")
+
+
 class HangHandler(Handler):
     async def get(self) -> None:
         await asyncio.Event().wait()
@@ -126,6 +135,7 @@ def application(state: State) -> web.Application:
         ("/stream", StreamHandler),
         ("/release", ReleaseHandler),
         ("/hang", HangHandler),
+        (r"/status/(\d+)", StatusHandler),
         ("/ws", EchoSocket),
         ("/wsinfo", WebSocketInfoHandler),
     ]

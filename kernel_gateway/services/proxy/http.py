@@ -122,7 +122,10 @@ class HTTPForward:
         if self._frames_chunks:
             headers["Transfer-Encoding"] = "chunked"
         headers["Connection"] = "close"
-        await self._conn.write_headers(RequestStartLine(method, target, "HTTP/1.1"), headers)
+        try:
+            await self._conn.write_headers(RequestStartLine(method, target, "HTTP/1.1"), headers)
+        except StreamClosedError as err:
+            raise UpstreamError(f"{where} closed the connection at once") from err
 
     async def send(self, chunk: bytes) -> None:
         """Pass a chunk of the request body on; dropped once the upstream closed (`relay` says)."""

@@ -3,20 +3,23 @@
 A subclass says where a request goes (`resolve`: the upstream and the path prefix it strips);
 this class checks access like every route, then forwards with `services.proxy`: request bodies
 streamed as they arrive (`stream_request_body`), answers streamed as the upstream sends them, and
-a GET with `Upgrade: websocket` bridged to a websocket opened upstream. The gateway's own token
+a GET with `Upgrade: websocket` bridged to a websocket opened upstream. HTTP exchanges count as
+requests in flight for a graceful shutdown. The gateway's own token
 (an `Authorization` header or `token` query parameter carrying it) is not passed on, and CORS
 preflight requests are answered by the gateway as on every route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.httputil import HTTPHeaders
-from tornado.web import stream_request_body
 
 from ..errors import UpstreamError
 from ..services.proxy import (
@@ -28,6 +31,7 @@ from ..services.proxy import (
     request_headers,
 )
 from ..services.proxy.headers import WEBSOCKET_HANDSHAKE
+from ..serving import RequestTracker
 from .handlers import AccessPolicy
 from .websocket import GatewayWebSocketHandler
 
@@ -67,19 +71,25 @@ def is_upgrade(method: str | None, headers: HTTPHeaders) -> bool:
     )
 
 
-@stream_request_body
+@web.stream_request_body
 class ProxyHandler(GatewayWebSocketHandler):
     """Forwards the requests of its route upstream; subclasses implement `resolve`."""
 
     forward: HTTPForward | None = None
     bridge: WebSocketBridge | None = None
     _sent_body = False
+    _tracked = False
     _opened = False
 
     def initialize(  # type: ignore[override]
-        self, policy: AccessPolicy, timeout: float = DEFAULT_TIMEOUT, **_: Any
+        self,
+        policy: AccessPolicy,
+        tracker: RequestTracker | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        **_: Any,
     ) -> None:
         super().initialize(policy)
+        self.tracker = tracker
         self.timeout = timeout
 
     async def resolve(self) -> tuple[Upstream, str]:
@@ -102,6 +112,7 @@ class ProxyHandler(GatewayWebSocketHandler):
         self.upstream, self.prefix = await self.resolve()
         if is_upgrade(self.request.method, self.request.headers):
             return
+        self.track()
         if self.request.path == self.prefix and self.request.method in REDIRECTED:
             query = self.request.query
             self.redirect(f"{self.prefix}/" + (f"?{query}" if query else ""), permanent=True)
@@ -136,6 +147,32 @@ class ProxyHandler(GatewayWebSocketHandler):
 
     # -- HTTP --------------------------------------------------------------------------------
 
+    def track(self) -> None:
+        """Count the exchange as in flight, so shutdown lets it finish; 503 while stopping."""
+        if self.tracker is None:
+            return
+        if self.tracker.closing:
+            raise web.HTTPError(503, "The gateway is shutting down")
+        self.tracker.started(self)
+        self._tracked = True
+
+    def on_finish(self) -> None:
+        if self._tracked and self.tracker is not None:
+            self.tracker.finished(self)
+            self._tracked = False
+
+    def abandon(self) -> Awaitable[None]:
+        """The shutdown grace period is over: a proxy can only cut the exchange."""
+        self.cut()
+        return asyncio.sleep(0)
+
+    def cut(self) -> None:
+        """Close both connections; the client sees the answer end without its last chunk."""
+        if self.forward is not None:
+            self.forward.abort()
+        if isinstance(self.request.connection, HTTP1Connection):
+            self.request.connection.close()
+
     async def relay(self) -> None:
         """Stream the upstream's answer back; cut the connection if the upstream cut it."""
         assert self.forward is not None
@@ -143,8 +180,8 @@ class ProxyHandler(GatewayWebSocketHandler):
             self.finish()
         elif not self._sent_body:
             raise UpstreamError(f"{self.upstream.describe()} closed the connection mid-answer")
-        elif isinstance(self.request.connection, HTTP1Connection):
-            self.request.connection.close()  # no last chunk: the client sees the answer is cut
+        else:
+            self.cut()
 
     def start_response(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
         """The upstream's status and headers replace the gateway's defaults."""
@@ -220,3 +257,4 @@ class ProxyHandler(GatewayWebSocketHandler):
             self.bridge.close(self.close_code, self.close_reason)
         if self.forward is not None:
             self.forward.abort()
+        self.on_finish()

@@ -18,6 +18,7 @@ from ..base.proxy import ProxyHandler
 from ..errors import Forbidden
 from ..services.kernels.manager import MappingKernelManager
 from ..services.proxy import PortRanges, Upstream
+from ..serving import RequestTracker
 
 ZMQ_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 ANY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}
@@ -58,12 +59,13 @@ class KernelProxyHandler(ProxyHandler):
     def initialize(  # type: ignore[override]
         self,
         policy: AccessPolicy,
+        tracker: RequestTracker | None = None,
         *,
         kernel_manager: MappingKernelManager,
         proxy: KernelProxyOptions,
         **_: Any,
     ) -> None:
-        super().initialize(policy, proxy.timeout)
+        super().initialize(policy, tracker, proxy.timeout)
         self.kernel_manager = kernel_manager
         self.proxy_options = proxy
 

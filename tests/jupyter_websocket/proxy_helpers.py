@@ -58,15 +58,20 @@ async def run(gateway: Gateway, kernel_id: str, code: str) -> str:
     return stdout(messages)
 
 
-def start_kernel_app(gateway: Gateway) -> KernelApp:
+async def launch_kernel_app(gateway: Gateway) -> KernelApp:
     """Start a kernel and the upstream app in it."""
     status, model = gateway.json("POST", "/api/kernels", {})
     assert status == 201, model
     assert isinstance(model, dict)
     kernel_id = model["id"]
-    port = int(asyncio.run(run(gateway, kernel_id, START_UPSTREAM)))
-    zmq_ports = json.loads(asyncio.run(run(gateway, kernel_id, ZMQ_PORTS)))
+    port = int(await run(gateway, kernel_id, START_UPSTREAM))
+    zmq_ports = json.loads(await run(gateway, kernel_id, ZMQ_PORTS))
     return KernelApp(kernel_id, port, zmq_ports)
+
+
+def start_kernel_app(gateway: Gateway) -> KernelApp:
+    """`launch_kernel_app` for tests that are not async."""
+    return asyncio.run(launch_kernel_app(gateway))
 
 
 def raw_request(
@@ -102,3 +107,13 @@ async def wait_for_json(url: str, headers: dict[str, str], done: Any) -> dict[st
         if done(body) or time.monotonic() > deadline:
             return dict(body)
         await asyncio.sleep(0.02)
+
+
+def wait_for_log(gateway: Gateway, text: str) -> bool:
+    """Poll the gateway's log until it shows `text` (up to a deadline); True if it did."""
+    deadline = time.monotonic() + DEADLINE
+    while text not in gateway.log():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -15,9 +16,11 @@ from proxy_helpers import (
     KernelApp,
     auth,
     error_of,
+    launch_kernel_app,
     raw_request,
     start_kernel_app,
     wait_for_json,
+    wait_for_log,
 )
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
@@ -314,3 +317,24 @@ def test_an_app_that_never_answers_is_a_504_under_a_base_url(
     echo = json.loads(raw)
     assert (status, echo["path"]) == (200, "/echo")
     assert headers_of(echo)["x-forwarded-prefix"] == f"/gw{app.prefix}"
+
+
+async def test_shutdown_lets_a_proxied_answer_in_flight_finish(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = gateway_factory(f"--KernelGatewayApp.kernel_proxy_ports={PORTS}")
+    app = await launch_kernel_app(gateway)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(f"GET {app.prefix}/stream?key=s HTTP/1.1\r\nHost: gw\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"first\n"), DEADLINE)
+    assert b"Transfer-Encoding: chunked" in head
+    gateway.process.send_signal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, wait_for_log, gateway, "waiting for 1 request(s)")
+    # the gateway accepts nothing new now: the test releases the stream at the app itself
+    release = f"http://127.0.0.1:{app.port}/release?key=s"
+    await AsyncHTTPClient().fetch(release, method="POST", body=b"")
+    rest = await asyncio.wait_for(reader.read(), DEADLINE)
+    assert rest == b"\r\n5\r\nlast\n\r\n0\r\n\r\n"  # whole, down to the last chunk
+    writer.close()
+    assert await loop.run_in_executor(None, gateway.process.wait, DEADLINE) == 0

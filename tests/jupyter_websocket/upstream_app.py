@@ -139,7 +139,10 @@ def application(state: State) -> web.Application:
         ("/ws", EchoSocket),
         ("/wsinfo", WebSocketInfoHandler),
     ]
-    return web.Application([(path, handler, {"state": state}) for path, handler in routes])
+    return web.Application(
+        [(path, handler, {"state": state}) for path, handler in routes],
+        log_function=lambda handler: None,  # the kernel's stderr is the gateway's log
+    )
 
 
 def serve() -> int:

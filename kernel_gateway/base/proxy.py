@@ -4,7 +4,8 @@ A subclass says where a request goes (`resolve`: the upstream and the path prefi
 this class checks access like every route, then forwards with `services.proxy`: request bodies
 streamed as they arrive (`stream_request_body`), answers streamed as the upstream sends them, and
 a GET with `Upgrade: websocket` bridged to a websocket opened upstream. HTTP exchanges count as
-requests in flight for a graceful shutdown. The gateway's own token
+requests in flight for a graceful shutdown; websockets are closed (1001) by the mode's `stop`
+through the `OpenWebSockets` the route gives. The gateway's own token
 (an `Authorization` header or `token` query parameter carrying it) is not passed on, and CORS
 preflight requests are answered by the gateway as on every route.
 """
@@ -33,7 +34,7 @@ from ..services.proxy import (
 from ..services.proxy.headers import WEBSOCKET_HANDSHAKE
 from ..serving import RequestTracker
 from .handlers import AccessPolicy
-from .websocket import GatewayWebSocketHandler
+from .websocket import GatewayWebSocketHandler, OpenWebSockets
 
 DEFAULT_TIMEOUT = 30.0
 REDIRECTED = ("GET", "HEAD")  # `/prefix` -> `/prefix/`, so that relative links work
@@ -86,11 +87,13 @@ class ProxyHandler(GatewayWebSocketHandler):
         policy: AccessPolicy,
         tracker: RequestTracker | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        websockets: OpenWebSockets | None = None,
         **_: Any,
     ) -> None:
         super().initialize(policy)
         self.tracker = tracker
         self.timeout = timeout
+        self.websockets = websockets or OpenWebSockets()
 
     async def resolve(self) -> tuple[Upstream, str]:
         """Where this request goes, and the raw path prefix the upstream doesn't see.
@@ -247,12 +250,14 @@ class ProxyHandler(GatewayWebSocketHandler):
         assert self.bridge is not None
         self._opened = True
         self.set_nodelay(True)
+        self.websockets.add(self)
         self.bridge.start(self)
 
     def on_message(self, message: str | bytes) -> Any:
         return self.bridge.send(message) if self.bridge is not None else None
 
     def on_close(self) -> None:
+        self.websockets.discard(self)
         if self.bridge is not None:
             self.bridge.close(self.close_code, self.close_reason)
         if self.forward is not None:

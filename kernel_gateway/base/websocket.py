@@ -12,6 +12,26 @@ from ..errors import GatewayError
 from .handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
 
 log = logging.getLogger(__name__)
+GOING_AWAY = 1001
+
+
+class OpenWebSockets:
+    """The open websockets of some routes, so that the mode's `stop` can close them."""
+
+    def __init__(self) -> None:
+        self._open: set[WebSocketHandler] = set()
+
+    def add(self, handler: WebSocketHandler) -> None:
+        self._open.add(handler)
+
+    def discard(self, handler: WebSocketHandler) -> None:
+        self._open.discard(handler)
+
+    def close_all(self) -> None:
+        """Close every one with 1001 (the gateway is stopping)."""
+        for handler in list(self._open):
+            handler.close(GOING_AWAY, "The gateway is shutting down")
+        self._open.clear()
 
 
 class GatewayWebSocketHandler(WebSocketHandler):

@@ -8,6 +8,7 @@ from typing import Any
 
 from traitlets import Bool, List, Unicode
 
+from ..base.websocket import OpenWebSockets
 from ..errors import CellError, GatewayError, StartupError
 from ..personality import GatewayContext, Personality, Route
 from ..seed import code_cells
@@ -57,6 +58,7 @@ class JupyterWebsocketPersonality(Personality):
             manager.policy = replace(manager.policy, seed_cells=code_cells(context.seed_notebook))
         self.sessions = SessionManager(manager)
         self.hubs = KernelHubs()
+        self.proxied = OpenWebSockets()
 
     def handlers(self) -> list[Route]:
         manager = self.context.kernel_manager
@@ -78,6 +80,7 @@ class JupyterWebsocketPersonality(Personality):
             "proxy": KernelProxyOptions(
                 self.context.kernel_proxy_ports, self.context.kernel_proxy_timeout
             ),
+            "websockets": self.proxied,
         }
         return [
             (r"/api/kernelspecs/?", KernelSpecsHandler, specs),
@@ -128,6 +131,7 @@ class JupyterWebsocketPersonality(Personality):
     async def stop(self) -> None:
         """Close every websocket; the app shuts the kernels down afterwards."""
         self.hubs.close_all()
+        self.proxied.close_all()
         manager = self.context.kernel_manager
         if self.hubs.kernel_gone in manager.removal_listeners:
             manager.removal_listeners.remove(self.hubs.kernel_gone)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..base.handlers import AccessPolicy
 from ..base.proxy import ProxyHandler
+from ..base.websocket import OpenWebSockets
 from ..errors import Forbidden
 from ..services.kernels.manager import MappingKernelManager
 from ..services.proxy import PortRanges, Upstream
@@ -63,9 +64,10 @@ class KernelProxyHandler(ProxyHandler):
         *,
         kernel_manager: MappingKernelManager,
         proxy: KernelProxyOptions,
+        websockets: OpenWebSockets,
         **_: Any,
     ) -> None:
-        super().initialize(policy, tracker, proxy.timeout)
+        super().initialize(policy, tracker, proxy.timeout, websockets)
         self.kernel_manager = kernel_manager
         self.proxy_options = proxy
 

@@ -319,7 +319,7 @@ def test_an_app_that_never_answers_is_a_504_under_a_base_url(
     assert headers_of(echo)["x-forwarded-prefix"] == f"/gw{app.prefix}"
 
 
-async def test_shutdown_lets_a_proxied_answer_in_flight_finish(
+async def test_shutdown_lets_a_proxied_answer_finish_and_closes_proxied_websockets(
     gateway_factory: GatewayFactory,
 ) -> None:
     gateway = gateway_factory(f"--KernelGatewayApp.kernel_proxy_ports={PORTS}")
@@ -328,6 +328,7 @@ async def test_shutdown_lets_a_proxied_answer_in_flight_finish(
     writer.write(f"GET {app.prefix}/stream?key=s HTTP/1.1\r\nHost: gw\r\n\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"first\n"), DEADLINE)
     assert b"Transfer-Encoding: chunked" in head
+    ws = await websocket_connect(f"{gateway.ws_url}{app.prefix}/ws")
     gateway.process.send_signal(signal.SIGTERM)
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, wait_for_log, gateway, "waiting for 1 request(s)")
@@ -337,4 +338,7 @@ async def test_shutdown_lets_a_proxied_answer_in_flight_finish(
     rest = await asyncio.wait_for(reader.read(), DEADLINE)
     assert rest == b"\r\n5\r\nlast\n\r\n0\r\n\r\n"  # whole, down to the last chunk
     writer.close()
+    assert await asyncio.wait_for(ws.read_message(), DEADLINE) is None
+    assert (ws.close_code, ws.close_reason) == (1001, "The gateway is shutting down")
+    ws.close()
     assert await loop.run_in_executor(None, gateway.process.wait, DEADLINE) == 0

@@ -3,11 +3,11 @@
 A subclass says where a request goes (`resolve`: the upstream and the path prefix it strips);
 this class checks access like every route, then forwards with `services.proxy`: request bodies
 streamed as they arrive (`stream_request_body`), answers streamed as the upstream sends them, and
-a GET with `Upgrade: websocket` bridged to a websocket opened upstream. HTTP exchanges count as
-requests in flight for a graceful shutdown; websockets are closed (1001) by the mode's `stop`
-through the `OpenWebSockets` the route gives. The gateway's own token
-(an `Authorization` header or `token` query parameter carrying it) is not passed on, and CORS
-preflight requests are answered by the gateway as on every route.
+a GET with `Upgrade: websocket` bridged to a websocket opened upstream. The gateway's own token
+(an `Authorization` header or `token` query parameter carrying it) is not passed on; CORS
+preflight requests are answered by the gateway, as on every route. HTTP exchanges count as
+requests in flight for a graceful shutdown; the mode's `stop` closes the websockets (1001)
+through the `OpenWebSockets` its route gives.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ class HTTPForward:
             stream = await client.connect(
                 self.upstream.host, self.upstream.port, timeout=self.timeout
             )
-        except TimeoutError as err:
+        except asyncio.TimeoutError as err:  # not the builtin one before Python 3.11
             raise UpstreamTimeout(
                 f"{where} accepted no connection within {self.timeout:g} s"
             ) from err
@@ -166,6 +166,7 @@ class HTTPForward:
         return relay.complete and not relay.client_gone
 
     def raise_no_answer(self, timed_out: bool) -> None:
+        """Raise why no answer came: UpstreamTimeout, or UpstreamError for a closed connection."""
         where = self.upstream.describe()
         if timed_out:
             raise UpstreamTimeout(f"{where} did not answer within {self.timeout:g} s")

@@ -80,7 +80,7 @@ async def connect_websocket(
         if err.code == TIMEOUT_STATUS:
             raise UpstreamTimeout(f"{where} did not answer within {timeout:g} s") from err
         raise UpstreamError(f"{where} answered {err.code} instead of a websocket") from err
-    except TimeoutError as err:
+    except asyncio.TimeoutError as err:  # not the builtin one before Python 3.11
         raise UpstreamTimeout(f"{where} did not answer within {timeout:g} s") from err
     except (OSError, StreamClosedError) as err:
         raise UpstreamError(f"Nothing answers at {where}: {why(err)}") from err

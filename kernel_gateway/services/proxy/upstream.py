@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Any
 
 from tornado.netutil import Resolver
+
+
+class AddressResolver(Resolver):
+    """Resolves an IP address to itself at once (tornado's default asks a thread pool)."""
+
+    async def resolve(  # type: ignore[override]
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[tuple[int, Any]]:
+        address = ipaddress.ip_address(host)
+        if address.version == 6:
+            return [(socket.AF_INET6, (host, port, 0, 0))]
+        return [(socket.AF_INET, (host, port))]
 
 
 class UnixSocketResolver(Resolver):
@@ -46,8 +59,14 @@ class Upstream:
         return f"{scheme}://{self.authority}{target}"
 
     def resolver(self) -> Resolver | None:
-        """The resolver that reaches a unix socket; None for host and port."""
-        return UnixSocketResolver(path=self.socket_path) if self.socket_path else None
+        """The resolver that reaches this upstream; None for a host name (tornado's default)."""
+        if self.socket_path:
+            return UnixSocketResolver(path=self.socket_path)
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return None
+        return AddressResolver()
 
 
 def why(error: BaseException) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from tornado.httputil import HTTPHeaders
 
 from kernel_gateway.services.proxy import Forwarding, Upstream, end_to_end, request_headers
@@ -97,8 +99,20 @@ def test_upstream_addresses() -> None:
     assert Upstream("::1", 8000).url("ws", "/a?b=1") == "ws://[::1]:8000/a?b=1"
     on_socket = Upstream(socket_path="/run/app.sock")
     assert (on_socket.authority, on_socket.describe()) == ("localhost", "unix:/run/app.sock")
-    assert Upstream("h", 1).resolver() is None
-    assert on_socket.resolver() is not None
+    assert Upstream("kernel-host.example", 1).resolver() is None  # tornado's own
+
+
+async def test_resolvers_answer_without_a_lookup() -> None:
+    resolved = [
+        await Upstream("127.0.0.1", 8000).resolver().resolve("127.0.0.1", 8000),  # type: ignore[union-attr]
+        await Upstream("::1", 8000).resolver().resolve("::1", 8000),  # type: ignore[union-attr]
+        await Upstream(socket_path="/run/a.sock").resolver().resolve("localhost", 80),  # type: ignore[union-attr]
+    ]
+    assert resolved == [
+        [(socket.AF_INET, ("127.0.0.1", 8000))],
+        [(socket.AF_INET6, ("::1", 8000, 0, 0))],
+        [(socket.AF_UNIX, "/run/a.sock")],
+    ]
 
 
 def test_close_codes_that_may_be_sent_pass_others_become_none() -> None:

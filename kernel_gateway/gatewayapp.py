@@ -26,7 +26,7 @@ from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
 from .config import OnceEach, env_config, unset_in
 from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
-from .seed import load_notebook
+from .seed import parse_notebook_json, read_uri
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
 from .services.proxy import PortRangesTrait, parse_port_ranges
 
@@ -339,8 +339,21 @@ class KernelGatewayApp(JupyterApp):
             return
         self.personality = self.create_personality()
 
+    def check_kernel_counts(self) -> None:
+        """Refuse a prespawn_count over max_kernels before any kernel starts."""
+        prespawn, limit = self.prespawn_count, self.max_kernels
+        if prespawn is not None and limit is not None and prespawn > limit:
+            raise StartupError(
+                f"prespawn_count ({prespawn}) must be at most max_kernels ({limit}): "
+                "lower KG_PRESPAWN_COUNT or raise KG_MAX_KERNELS"
+            )
+
     def create_personality(self) -> Personality:
-        notebook = load_notebook(self.seed_uri) if self.seed_uri else None
+        self.check_kernel_counts()
+        seed_text = notebook = None
+        if self.seed_uri:
+            seed_text = read_uri(self.seed_uri)
+            notebook = parse_notebook_json(seed_text, self.seed_uri)
         kernelspec = notebook["metadata"].get("kernelspec", {}) if notebook else {}
         seed_kernel = kernelspec.get("name", "") if isinstance(kernelspec, dict) else ""
         default_kernel = self.default_kernel_name or seed_kernel
@@ -367,6 +380,7 @@ class KernelGatewayApp(JupyterApp):
             kernel_pool_size=self.kernel_pool_size,
             kernel_proxy_ports=parse_port_ranges(self.kernel_proxy_ports),
             kernel_proxy_timeout=self.kernel_proxy_timeout,
+            seed_text=seed_text,
         )
         return self.api_module().create_personality(context=context, parent=self, log=self.log)
 

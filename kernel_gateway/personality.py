@@ -28,13 +28,14 @@ class GatewayContext:
 
     kernel_manager: MappingKernelManager
     policy: AccessPolicy
-    seed_notebook: Notebook | None
+    seed_notebook: Notebook | None  # parsed, every cell's source one string
     seed_uri: str | None
     prespawn_count: int | None
     default_kernel_name: str
     kernel_pool_size: int = 0
     kernel_proxy_ports: PortRanges = field(default_factory=PortRanges)
     kernel_proxy_timeout: float = 30.0
+    seed_text: str | None = None  # the seed notebook as its file has it
 
 
 class _PersonalityMeta(MetaHasTraits, ABCMeta):

@@ -340,6 +340,27 @@ def test_a_pool_kernel_that_always_dies_starting_exits_non_zero_saying_so(tmp_pa
     assert launches.read_text().splitlines() == ["launch", "launch"]
 
 
+def test_prespawn_count_over_max_kernels_is_refused_before_any_kernel_starts(
+    tmp_path: Path,
+) -> None:
+    launches = tmp_path / "launches"
+    write_kernel_spec(tmp_path, "counted", dying_kernel_argv(launches, deaths=0))
+    result = run_cli(
+        f"--port={free_port()}",
+        "--prespawn_count=3",
+        "--KernelGatewayApp.max_kernels=2",
+        "--KernelGatewayApp.default_kernel_name=counted",
+        env={"JUPYTER_PATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stdout
+    refusals = [line for line in result.stdout.splitlines() if "prespawn_count" in line]
+    assert len(refusals) == 1, result.stdout
+    assert "prespawn_count (3) must be at most max_kernels (2)" in refusals[0]
+    assert "Traceback" not in result.stdout
+    assert not launches.exists()  # no kernel was launched
+
+
 def test_port_in_use_without_retries_exits_at_once() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ from .request import build_request, request_assignment
 from .response import EndpointResponse, map_response
 from .runner import run_endpoint
 
+UNBOUNDED_CHUNKS = 2**62  # data_received enforces max_body_size on chunked bodies
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colors of IPython tracebacks
 
 
@@ -62,6 +63,7 @@ class EndpointHandler(GatewayHandler):
                 declared = self.declared_length()
                 if declared > self.endpoint_settings.max_body_size:
                     raise self.too_large(declared)
+                self.let_chunks_reach_us()
         except Exception:
             self.forgo_body()
             raise
@@ -151,6 +153,14 @@ class EndpointHandler(GatewayHandler):
         declared = self.declared_length()
         if declared and isinstance(self.request.connection, HTTP1Connection):
             self.request.connection.set_max_body_size(declared)
+
+    def let_chunks_reach_us(self) -> None:
+        """A chunked body has no declared length: lift the connection's own limit for it, so
+        that `data_received` answers our 413 past max_body_size instead of tornado refusing a
+        large chunk's declared size with a bare 400 before any of it arrives."""
+        chunked = "chunked" in self.request.headers.get("Transfer-Encoding", "").lower()
+        if chunked and isinstance(self.request.connection, HTTP1Connection):
+            self.request.connection.set_max_body_size(UNBOUNDED_CHUNKS)
 
     def declared_length(self) -> int:
         """The request's Content-Length; 0 without one (tornado rejects an invalid one)."""

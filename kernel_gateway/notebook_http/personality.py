@@ -126,7 +126,7 @@ class NotebookHTTPPersonality(Personality):
             (r"/_api/spec/openapi\.json", SpecHandler, {"document": json.dumps(openapi)}),
         ]
         if self.allow_notebook_download:
-            source = json.dumps(self.context.seed_notebook)
+            source = self.context.seed_text or json.dumps(self.context.seed_notebook)
             routes.append((r"/_api/source", SourceHandler, {"document": source}))
         if self.static_path:
             routes.append((r"/public/(.*)", PublicFileHandler, {"path": self.static_path}))

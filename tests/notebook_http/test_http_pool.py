@@ -9,6 +9,8 @@ import os
 import signal
 import socket
 import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,12 +27,22 @@ def pids(gateway: Gateway, count: int) -> list[int]:
     return [int(body) for _, _, body in answers]
 
 
-def concurrently(gateway: Gateway, path: str, count: int = 2) -> tuple[float, list]:
-    """Send `count` GET requests at once; the seconds until all answered, and the answers."""
-    started = time.monotonic()
-    with ThreadPoolExecutor(count) as pool:
-        answers = list(pool.map(lambda _: gateway.request("GET", path), range(count)))
-    return time.monotonic() - started, answers
+def meet(gateway: Gateway, folder: Path) -> list[tuple[int, bytes]]:
+    """Two GET /meet requests at once, each waiting in its kernel for the other to start: both
+    answer with their kernel's pid only if they ran side by side (else one says "alone")."""
+    first, second = folder / f"meet-{uuid.uuid4().hex}", folder / f"meet-{uuid.uuid4().hex}"
+    paths = [f"/meet?mine={first}&other={second}", f"/meet?mine={second}&other={first}"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda path: gateway.request("GET", path), paths))
+    return [(status, body) for status, _, body in answers]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Poll `condition()` until true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout}s"
+        time.sleep(0.05)
 
 
 def wait_gone(pid: int, timeout: float) -> bool:
@@ -59,23 +71,19 @@ def single(module_gateway_factory: GatewayFactory) -> Gateway:
     )
 
 
-def test_busy_kernel_gives_503_then_504_then_serves_again(single: Gateway) -> None:
+def test_busy_kernel_gives_503_then_504_then_serves_again(single: Gateway, tmp_path: Path) -> None:
     [pid] = pids(single, 1)
+    flag = tmp_path / "holding"
     with ThreadPoolExecutor(1) as pool:
-        started = time.monotonic()
-        sleeper = pool.submit(single.request, "GET", "/sleep30")
-        time.sleep(0.2)
-        queued = time.monotonic()
+        holder = pool.submit(single.request, "GET", f"/hold?flag={flag}")
+        wait_until(flag.exists, "the /hold request's start")  # it holds the only kernel
         status, headers, body = single.request("GET", "/pid")
         assert (status, headers["Retry-After"]) == (503, "1"), body
-        assert 0.4 < time.monotonic() - queued < 0.9
-        status, _, body = sleeper.result()
+        assert b"within 0.5 seconds" in body
+        status, _, body = holder.result()
         assert status == 504, body
         assert b"1.0 seconds" in body
-        assert time.monotonic() - started < 1.8
-    recovered = time.monotonic()
     assert pids(single, 1) == [pid]  # the same process: interrupted, not restarted
-    assert time.monotonic() - recovered < 5
 
 
 # -- two kernels --------------------------------------------------------------------------
@@ -94,40 +102,34 @@ def test_sequential_requests_alternate_kernels(pair: Gateway) -> None:
     assert [third, fourth] == [first, second]
 
 
-def test_two_requests_run_in_parallel(pair: Gateway) -> None:
-    elapsed, answers = concurrently(pair, "/sleep1")
-    assert [status for status, _, _ in answers] == [200, 200]
-    assert len({body for _, _, body in answers}) == 2
-    assert elapsed < 1.8
+def test_two_requests_run_in_parallel(pair: Gateway, tmp_path: Path) -> None:
+    answers = meet(pair, tmp_path)
+    assert [status for status, _ in answers] == [200, 200], answers
+    assert len({int(body) for _, body in answers}) == 2
 
 
-def test_killed_kernel_is_503_and_the_pool_refills(pair: Gateway) -> None:
+def test_killed_kernel_is_503_and_the_pool_refills(pair: Gateway, tmp_path: Path) -> None:
     before = set(pids(pair, 2))
     status, body = pair.json("GET", "/die", timeout=30)
     assert status == 503
     assert "kernel" in body["message"].lower()
-    deadline = time.monotonic() + 20
-    while (after := set(pids(pair, 2))) == before or len(after) < 2:
-        assert time.monotonic() < deadline, "the pool did not get its second kernel back"
-        time.sleep(0.2)
-    assert len(after & before) == 1
-    elapsed, answers = concurrently(pair, "/sleep1")
-    assert [status for status, _, _ in answers] == [200, 200]
-    assert elapsed < 1.8
+    wait_until(lambda: len(set(pids(pair, 2)) - before) == 1, "the pool's new kernel")
+    assert len(set(pids(pair, 2)) & before) == 1
+    answers = meet(pair, tmp_path)
+    assert [status for status, _ in answers] == [200, 200], answers
 
 
-def test_killed_kernel_is_told_within_a_second(gateway_factory: GatewayFactory) -> None:
-    """The gateway checks its kernels' processes twice a second, not every 3 s."""
+def test_killed_kernel_is_told_before_the_request_timeout(gateway_factory: GatewayFactory) -> None:
+    """The gateway checks its kernels' processes twice a second, not every 3 s: the death is
+    a 503 before the 2.5 s request timeout would make it a 504."""
     gateway = gateway_factory(
         "--api=notebook-http",
         f"--seed_uri={POOL}",
-        "--NotebookHTTPPersonality.request_timeout=2",
+        "--NotebookHTTPPersonality.request_timeout=2.5",
         "--KernelGatewayApp.shutdown_grace_period=0.5",
         ready_path="/pid",
     )
-    started = time.monotonic()
-    assert gateway.request("GET", "/die", timeout=3)[0] == 503
-    assert time.monotonic() - started < 1.5
+    assert gateway.request("GET", "/die", timeout=30)[0] == 503
 
 
 # -- shutdown -----------------------------------------------------------------------------
@@ -150,7 +152,5 @@ def test_sigterm_stops_promptly_and_shuts_the_kernels_down(gateway_factory: Gate
     kernels = set(pids(gateway, 2))
     assert len(kernels) == 2
     abandon_upload(gateway)  # no request in flight is left behind for shutdown to wait on
-    started = time.monotonic()
-    assert gateway.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - started < 5, gateway.log()
+    assert gateway.stop(signal.SIGTERM, timeout=10) == 0, gateway.log()
     assert [pid for pid in kernels if not wait_gone(pid, 5)] == []

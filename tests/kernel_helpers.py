@@ -20,6 +20,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from kernel_gateway.errors import KernelQueueFull
 from kernel_gateway.services.kernels.connection import KernelConnection
+from kernel_gateway.services.kernels.events import KernelEvent, KernelState
 from kernel_gateway.services.kernels.execution import ExecutionResult, execute
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.policy import KernelPolicy
@@ -99,8 +100,8 @@ async def release(manager: MappingKernelManager) -> None:
         if process is not None:
             await asyncio.to_thread(process.wait)
         km.cleanup_resources()
-    for connection in list(manager.connections.values()):
-        connection.close()
+    for kernel in manager.registry:
+        kernel.connection.close()
     for pid in kernel_children():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -195,3 +196,24 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def record_events(manager: MappingKernelManager) -> list[KernelEvent]:
+    """Every kernel event the manager announces from now on, in order."""
+    events: list[KernelEvent] = []
+    manager.events.subscribe(events.append)
+    return events
+
+
+def moves(events: list[KernelEvent], kernel_id: str | None = None) -> list[tuple[str, str, str]]:
+    """(old, new, reason) of the events (of one kernel), as plain strings."""
+    return [
+        (event.old.value if event.old else "", event.new.value, event.reason.value)
+        for event in events
+        if kernel_id is None or event.kernel_id == kernel_id
+    ]
+
+
+def states(events: list[KernelEvent], state: KernelState) -> list[str]:
+    """Ids of the kernels that reached `state`, in order."""
+    return [event.kernel_id for event in events if event.new is state]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -59,6 +60,7 @@ class JupyterWebsocketPersonality(Personality):
         self.sessions = SessionManager(manager)
         self.hubs = KernelHubs()
         self.proxied = OpenWebSockets()
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def handlers(self) -> list[Route]:
         manager = self.context.kernel_manager
@@ -116,8 +118,7 @@ class JupyterWebsocketPersonality(Personality):
     async def start(self) -> None:
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager
-        manager.removal_listeners.append(self.hubs.kernel_gone)
-        manager.readying_listeners.append(self.hubs.kernel_readying)
+        self._unsubscribe = manager.events.subscribe(self.hubs.on_event)
         count = self.context.prespawn_count or 0
         try:
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
@@ -132,11 +133,7 @@ class JupyterWebsocketPersonality(Personality):
         """Close every websocket; the app shuts the kernels down afterwards."""
         self.hubs.close_all()
         self.proxied.close_all()
-        manager = self.context.kernel_manager
-        if self.hubs.kernel_gone in manager.removal_listeners:
-            manager.removal_listeners.remove(self.hubs.kernel_gone)
-        if self.hubs.kernel_readying in manager.readying_listeners:
-            manager.readying_listeners.remove(self.hubs.kernel_readying)
+        self._unsubscribe()
 
 
 def create_personality(context: GatewayContext, **kwargs: Any) -> JupyterWebsocketPersonality:

@@ -61,7 +61,7 @@ class ChannelsHandler(GatewayWebSocketHandler):
 
     async def get(self, kernel_id: str) -> None:
         """Upgrade to a websocket once the kernel is known to exist (404 JSON otherwise)."""
-        self.kernel_manager.connection(kernel_id)
+        self.kernel_manager.get(kernel_id)
         headers = self.request.headers
         connection_tokens = {
             part.strip().lower() for part in headers.get("Connection", "").split(",")
@@ -79,7 +79,7 @@ class ChannelsHandler(GatewayWebSocketHandler):
         stream = getattr(self.ws_connection, "stream", None)
         if stream is not None:
             stream.max_write_buffer_size = MAX_WRITE_BUFFER
-        self.hub = self.hubs.hub(self.kernel_manager.connection(kernel_id))
+        self.hub = self.hubs.hub(self.kernel_manager.get(kernel_id))
         self.hub.attach(self)
 
     def on_message(self, message: str | bytes) -> None:
@@ -96,10 +96,6 @@ class ChannelsHandler(GatewayWebSocketHandler):
         except ProtocolError as err:
             log.info("Closing websocket to kernel %s: %s", self.hub.connection.kernel_id, err)
             self.close_for(CLOSE_INVALID, str(err))
-            return
-        kernel_id = self.hub.connection.kernel_id
-        if kernel_id not in self.kernel_manager.connections:
-            self.hubs.kernel_gone(kernel_id)  # shut down (or culled) behind our back
             return
         self.hub.send(self, parsed)
 

@@ -64,10 +64,6 @@ class KernelsAPIHandler(GatewayHandler):
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{model['id']}")
         self.write_json(model, 201)
 
-    def close_orphaned_websockets(self) -> None:
-        """Close the websockets of kernels that were just shut down."""
-        self.hubs.close_orphans(self.kernel_manager.connections)
-
 
 class KernelsHandler(KernelsAPIHandler):
     """`/api/kernels`: list (if allowed) and start kernels."""
@@ -98,8 +94,7 @@ class KernelHandler(KernelsAPIHandler):
         self.write_json(self.kernel_manager.kernel_model(kernel_id))
 
     async def delete(self, kernel_id: str) -> None:
-        await self.kernel_manager.shutdown_kernel(kernel_id)
-        self.hubs.kernel_gone(kernel_id)
+        await self.kernel_manager.shutdown_kernel(kernel_id)  # its websockets hear it is gone
         self.set_status(204)
         self.finish()
 
@@ -138,12 +133,10 @@ class SessionHandler(KernelsAPIHandler):
     async def patch(self, session_id: str) -> None:
         changes = parse_session_changes(self.json_body())
         model = await self.sessions.update(session_id, changes)
-        self.close_orphaned_websockets()
         self.write_json(model)
 
     async def delete(self, session_id: str) -> None:
         await self.sessions.delete(session_id)
-        self.close_orphaned_websockets()
         self.set_status(204)
         self.finish()
 

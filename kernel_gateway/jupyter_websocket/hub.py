@@ -5,7 +5,7 @@ however many websockets listen. Requests a websocket sends are routed back by th
 (never by session id, so two websockets claiming one session both get their own replies); a
 websocket that reuses the msg_id of another client's pending request is closed, as is one
 sending faster than the kernel reads (its queue is full). While the kernel starts or
-restarts (the manager's readying listeners tell `KernelHubs`), client messages are held and
+restarts (kernel events tell `KernelHubs`), client messages are held and
 sent once it is ready and seeded (a kernel not yet listening would drop them, and the seed
 cells come first). When a websocket that named a `session_id` goes away, the hub keeps what
 that session misses (iopub messages and replies to its pending requests) in a bounded buffer
@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from typing import Protocol
 
 from ..errors import KernelQueueFull
 from ..services.kernels.connection import KernelConnection
+from ..services.kernels.events import KernelEvent, KernelState
+from ..services.kernels.kernel import ManagedKernel
 from ..services.kernels.messages import KernelMessage
 from .protocol import ClientMessage, to_json_frame, to_v1_frame
 
@@ -244,32 +246,32 @@ class KernelHub:
 
 
 class KernelHubs:
-    """One hub per kernel with websockets (or a departed session's buffer)."""
+    """One hub per kernel with websockets (or a departed session's buffer); kernel events
+    (`on_event`, subscribed by the mode) hold messages while a kernel is not READY and close
+    the websockets of a kernel that is GONE."""
 
     def __init__(self) -> None:
         self._hubs: dict[str, KernelHub] = {}
-        self._readying: set[str] = set()
 
-    def hub(self, connection: KernelConnection) -> KernelHub:
-        """The hub of `connection`'s kernel, created on first use."""
+    def hub(self, kernel: ManagedKernel) -> KernelHub:
+        """The hub of `kernel`, created on first use."""
         for idle in [hub for hub in self._hubs.values() if not hub.clients]:
             idle.prune()
-        hub = self._hubs.get(connection.kernel_id)
+        hub = self._hubs.get(kernel.id)
         if hub is None:
-            hub = self._hubs[connection.kernel_id] = KernelHub(connection, self._drop)
-            hub.hold(connection.kernel_id in self._readying)
+            hub = self._hubs[kernel.id] = KernelHub(kernel.connection, self._drop)
+            hub.hold(not kernel.is_ready)
         return hub
 
-    def kernel_readying(self, kernel_id: str, readying: bool) -> None:
-        """Hold client messages to a kernel while it starts or restarts (the manager's
-        readying listener)."""
-        if readying:
-            self._readying.add(kernel_id)
-        else:
-            self._readying.discard(kernel_id)
-        hub = self._hubs.get(kernel_id)
-        if hub is not None:
-            hub.hold(readying)
+    def on_event(self, event: KernelEvent) -> None:
+        """Hold client messages to a kernel while it starts or restarts; close its websockets
+        once it is gone (shut down, culled, or dead)."""
+        if event.new is KernelState.GONE:
+            self.kernel_gone(event.kernel_id)
+            return
+        hub = self._hubs.get(event.kernel_id)
+        if hub is not None and event.new is not KernelState.DEAD:
+            hub.hold(event.new is not KernelState.READY)
 
     def _drop(self, hub: KernelHub) -> None:
         if self._hubs.get(hub.connection.kernel_id) is hub:
@@ -277,15 +279,9 @@ class KernelHubs:
 
     def kernel_gone(self, kernel_id: str) -> None:
         """Close the websockets of a kernel that was shut down or died."""
-        self._readying.discard(kernel_id)
         hub = self._hubs.pop(kernel_id, None)
         if hub is not None:
             hub.close(1001, "The kernel is gone")
-
-    def close_orphans(self, live: Container[str]) -> None:
-        """Close the websockets of every kernel not in `live` (shut down meanwhile)."""
-        for kernel_id in [kernel_id for kernel_id in self._hubs if kernel_id not in live]:
-            self.kernel_gone(kernel_id)
 
     def close_all(self) -> None:
         """Close every websocket (the gateway is stopping)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +88,13 @@ class NotebookHTTPPersonality(Personality):
             )
         self.parsed = self.parse()
         self.routes = group_routes(self.parsed.endpoints)
-        manager = context.kernel_manager
-        manager.policy = replace(manager.policy, seed_cells=self.parsed.seed_cells)
         size = context.prespawn_count if context.prespawn_count else 1
-        self.pool = KernelPool(manager, size, context.default_kernel_name or None)
+        self.pool = KernelPool(
+            context.kernel_manager,
+            size,
+            context.default_kernel_name or None,
+            seed_cells=self.parsed.seed_cells,
+        )
 
     def parse(self) -> ParsedNotebook:
         """Endpoints and seed code of the seed notebook, by the configured cell parser."""
@@ -147,4 +149,5 @@ class NotebookHTTPPersonality(Personality):
         await self.pool.start()
 
     async def stop(self) -> None:
-        await self.pool.stop()
+        """Shut the pool's kernels down: the app's drain has waited for requests already."""
+        await self.pool.stop(timeout=0)

@@ -5,20 +5,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tornado.ioloop import PeriodicCallback
 
 from ...errors import UnknownKernel
+from .events import Reason
+
+if TYPE_CHECKING:
+    from .kernel import ManagedKernel
+
+KernelFilter = Callable[[str], bool]
 
 
 class KernelActivity(Protocol):
-    """What the rule reads of a kernel: a KernelConnection has all three."""
+    """What the rule reads of a kernel: a ManagedKernel has all three."""
 
-    last_activity: float
-    execution_state: str
-    clients: int
+    @property
+    def last_activity(self) -> float: ...
+
+    @property
+    def execution_state(self) -> str: ...
+
+    @property
+    def clients(self) -> int: ...
 
 
 def idle_kernel_ids(
@@ -41,19 +52,16 @@ def idle_kernel_ids(
 class CullableKernels(Protocol):
     """What the culler uses of the kernel manager: its kernels and its cull_* options."""
 
-    @property
-    def connections(self) -> Mapping[str, KernelActivity]: ...
-
     cull_idle_timeout: int
     cull_interval: int
     cull_busy: bool
     cull_connected: bool
     log: logging.Logger | logging.LoggerAdapter[Any]
 
-    def kernel_ids(self) -> list[str]: ...
+    def kernels(self) -> Sequence[ManagedKernel]: ...
 
     async def shutdown_kernel(
-        self, kernel_id: str, now: bool = False, restart: bool = False
+        self, kernel_id: str, now: bool = False, restart: bool = False, reason: Reason = ...
     ) -> None: ...
 
 
@@ -61,7 +69,7 @@ class IdleCuller:
     """Every `cull_interval` seconds, shuts down the manager's handed-out kernels that the rule
     (with the manager's `cull_*` options) finds idle, except those `exempt` keeps."""
 
-    def __init__(self, manager: CullableKernels, exempt: Callable[[str], bool]) -> None:
+    def __init__(self, manager: CullableKernels, exempt: KernelFilter) -> None:
         self.manager = manager
         self.exempt = exempt
         interval_ms = max(manager.cull_interval, 1) * 1000
@@ -76,11 +84,7 @@ class IdleCuller:
     async def cull(self) -> None:
         """Shut down every kernel idle for longer than cull_idle_timeout."""
         manager = self.manager
-        kernels = {
-            kernel_id: manager.connections[kernel_id]
-            for kernel_id in manager.kernel_ids()
-            if not self.exempt(kernel_id)
-        }
+        kernels = {k.id: k for k in manager.kernels() if not self.exempt(k.id)}
         timeout = manager.cull_idle_timeout
         culled = idle_kernel_ids(
             kernels, time.time(), timeout, manager.cull_busy, manager.cull_connected
@@ -88,4 +92,4 @@ class IdleCuller:
         for kernel_id in list(culled):
             manager.log.warning("Culling kernel %s, idle for over %d s", kernel_id, timeout)
             with contextlib.suppress(UnknownKernel):  # shut down meanwhile
-                await manager.shutdown_kernel(kernel_id)
+                await manager.shutdown_kernel(kernel_id, reason=Reason.CULLED)

@@ -1,26 +1,32 @@
-"""Started kernels kept warm so that creating a kernel answers at once.
+"""Started kernels kept warm so that creating a kernel answers at once (take once, refill).
 
 `POST /api/kernels` costs a process start (about half a second for ipykernel). With
 `kernel_pool_size` > 0 the manager keeps that many kernels of the default kind started and
 seeded, hands one out when a request for that kind arrives, and starts a replacement in the
 background. A request's KERNEL_* variables are applied inside a Python kernel before it is
-handed out (environment and working directory); any request the pool can't honour exactly (another
-kernel name, a non-Python kernel with variables) starts a fresh kernel as before.
+handed out (environment and working directory); any request the pool can't honour exactly
+(another kernel name, a non-Python kernel with variables) starts a fresh kernel as before, and
+so does one arriving when the warm kernel died while it waited (a warm kernel that dies is
+shut down and replaced, not restarted in place).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-from collections import deque
-from collections.abc import Coroutine, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from jupyter_client.kernelspec import KernelSpecManager
-
-from ...errors import CellTimeout, KernelUnavailable
+from ...errors import CellTimeout, KernelUnavailable, UnknownKernel
 from .connection import KernelConnection
+from .events import KernelState, Reason
 from .execution import execute
+from .kernel import ManagedKernel
+from .launch import LaunchSpec
+from .pool import Pool
+
+if TYPE_CHECKING:
+    from .manager import MappingKernelManager
 
 APPLY_TIMEOUT = 10.0
 
@@ -41,88 +47,63 @@ def environment_code(env: Mapping[str, str]) -> str:
     )
 
 
-class KernelSource(Protocol):
-    """What the warm pool uses of the kernel manager."""
-
-    connections: dict[str, KernelConnection]
-
-    @property
-    def spec_manager(self) -> KernelSpecManager: ...
-
-    async def launch(self, name: str, env: Mapping[str, str], restart_on_death: bool) -> str: ...
-
-    async def discard(self, kernel_id: str, now: bool = False, restart: bool = False) -> None: ...
-
-    def run_in_background(
-        self, work: Coroutine[Any, Any, None], kernel_id: str
-    ) -> asyncio.Future[None]: ...
+def can_stand_in(warm_name: str, kernel_name: str, language: str, env: Mapping[str, str]) -> bool:
+    """Whether a warm kernel of `warm_name` can stand for a fresh one started with `env`."""
+    return kernel_name == warm_name and (not env or language == "python")
 
 
-class WarmPool:
-    """Ids of started, seeded kernels of one kind, waiting to be handed out.
+class WarmPool(Pool):
+    """Started, seeded kernels of one kind, not handed out, waiting to be taken.
 
-    The manager creates it (`start_warm_pool`), asks it first in `start_kernel` (`take`), and
-    tells it when a kernel is removed (`forget`); the pool launches its kernels through the
-    manager and refills itself in the background.
+    The manager creates it (`start_warm_pool`) and asks it first in `start_kernel` (`take`);
+    the pool launches its kernels through the manager and refills itself in the background.
     """
 
-    def __init__(self, manager: KernelSource, size: int, kernel_name: str) -> None:
-        self.manager = manager
-        self.size = size
-        self.kernel_name = kernel_name
-        self.idle: deque[str] = deque()
-        self.starting = 0
+    leaving = frozenset({KernelState.RESTARTING, KernelState.DEAD, KernelState.GONE})
 
-    def shortfall(self) -> int:
-        """How many kernels to start to be full again."""
-        return max(self.size - len(self.idle) - self.starting, 0)
+    def __init__(self, manager: MappingKernelManager, size: int, spec: LaunchSpec) -> None:
+        super().__init__(manager, size, "warm pool")
+        self.spec = spec
 
-    def can_serve(self, kernel_name: str, language: str, env: Mapping[str, str]) -> bool:
-        """Whether a warm kernel can stand for a fresh one started with `env`."""
-        return (
-            bool(self.idle)
-            and kernel_name == self.kernel_name
-            and (not env or language == "python")
-        )
+    def left(self, kernel: ManagedKernel) -> None:
+        """A warm kernel that died while waiting is replaced, not restarted in place."""
+        if not kernel.is_gone:
+            self.tasks.run(self._discard(kernel), f"kernel {kernel.id}")
 
-    async def fill(self) -> None:
-        """Start kernels until the pool is full (counting those already starting)."""
-        missing = self.shortfall()
-        self.starting += missing
+    async def _discard(self, kernel: ManagedKernel) -> None:
+        with contextlib.suppress(UnknownKernel):
+            await self.manager.discard(kernel.id, Reason.SHUTDOWN, now=True)
 
-        async def start_one() -> None:
-            try:
-                kernel_id = await self.manager.launch(self.kernel_name, {}, True)
-            finally:
-                self.starting -= 1
-            self.idle.append(kernel_id)
+    async def start(self) -> None:
+        """Fill the pool; raises what a launch raises."""
+        await self.fill()
 
-        await asyncio.gather(*(start_one() for _ in range(missing)))
+    async def launch_member(self) -> ManagedKernel:
+        return await self.manager.launch(self.spec)
 
-    async def take(self, kernel_name: str, env: Mapping[str, str]) -> str | None:
+    async def take(self, kernel_name: str, env: Mapping[str, str]) -> ManagedKernel | None:
         """A warm kernel made to look freshly started with `env`, or None (start a fresh one).
 
-        A warm kernel that can't take the env (or died while waiting) is shut down.
+        A warm kernel that is not ready and alive, or can't take the env, is shut down.
         """
         language = self.manager.spec_manager.get_kernel_spec(kernel_name).language
-        while self.can_serve(kernel_name, language, env):
-            kernel_id = self.idle.popleft()
-            self.manager.run_in_background(self.fill(), "warm pool")
-            connection = self.manager.connections.get(kernel_id)
+        while self.members and can_stand_in(self.spec.kernel_name, kernel_name, language, env):
+            kernel = next(iter(self.members.values()))
+            self.release(kernel)
+            self.tasks.run(self.fill(), "a warm kernel")
             try:
-                if connection is not None and await self.apply_env(connection, env):
-                    return kernel_id
+                if await self.usable(kernel) and await self.apply_env(kernel.connection, env):
+                    return kernel
             except (KernelUnavailable, CellTimeout):
                 pass  # it died while waiting
-            if kernel_id in self.manager.connections:
-                await self.manager.discard(kernel_id, now=True)
+            await self._discard(kernel)
         return None
 
-    def forget(self, kernel_id: str) -> None:
-        """A kernel is being removed: if it was waiting here, drop it and refill."""
-        if kernel_id in self.idle:
-            self.idle.remove(kernel_id)
-            self.manager.run_in_background(self.fill(), "warm pool")
+    @staticmethod
+    async def usable(kernel: ManagedKernel) -> bool:
+        """Whether a warm kernel is READY and its process still runs (it may have died while
+        waiting, before the restarter noticed)."""
+        return kernel.is_ready and bool(await kernel.km.is_alive())
 
     @staticmethod
     async def apply_env(connection: KernelConnection, env: Mapping[str, str]) -> bool:

@@ -3,7 +3,7 @@
 Models follow jupyter_server (`{"id", "path", "name", "type", "kernel"}`, the kernel being the
 kernel manager's model) plus the deprecated `notebook: {"path", "name"}` that older clients and
 jupyter-kernel-gateway 3 read. A session whose kernel has gone (shut down, culled, dead) is
-dropped the next time anyone looks at it.
+dropped when the kernel's GONE event is announced.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from ...errors import BadRequest, NotFound, UnknownKernel, quoted
+from ..kernels.events import KernelEvent, KernelState
 from ..kernels.manager import MappingKernelManager
 from .model import NewSession, SessionChanges, SessionRecord
 
@@ -33,6 +34,14 @@ class SessionManager:
         self.kernel_manager = kernel_manager
         self._records: dict[str, SessionRecord] = {}
         self._creating: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        kernel_manager.events.subscribe(self._on_event)
+
+    def _on_event(self, event: KernelEvent) -> None:
+        """Drop the sessions of a kernel that is gone (shut down, culled, or dead)."""
+        if event.new is KernelState.GONE:
+            for record in list(self._records.values()):
+                if record.kernel_id == event.kernel_id:
+                    self._records.pop(record.id, None)
 
     async def create(self, request: NewSession) -> dict[str, Any]:
         """Return the session for `request.path`, creating it (and its kernel) if needed.

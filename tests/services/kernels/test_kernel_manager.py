@@ -18,10 +18,13 @@ from kernel_helpers import (
     is_running,
     kernel_children,
     kernel_pid,
+    moves,
     provisioner_pid,
+    record_events,
     run,
     running_manager,
     spec_manager_with,
+    states,
     wait_for,
 )
 
@@ -33,6 +36,7 @@ from kernel_gateway.errors import (
     UnknownKernelSpec,
 )
 from kernel_gateway.services.kernels.connection import KernelConnection
+from kernel_gateway.services.kernels.events import KernelEvent, KernelState
 from kernel_gateway.services.kernels.execution import execute
 from kernel_gateway.services.kernels.manager import MappingKernelManager
 from kernel_gateway.services.kernels.messages import KernelMessage
@@ -54,14 +58,14 @@ def synthetic_states(messages: list[KernelMessage], connection: KernelConnection
 
 def listen_for_restarts(
     manager: MappingKernelManager, heard: list[KernelMessage]
-) -> list[tuple[str, bool, bool]]:
-    """What the readying listeners hear: (kernel_id, readying, seeded again by then)."""
-    restarts: list[tuple[str, bool, bool]] = []
+) -> list[tuple[str, str, str, bool]]:
+    """The kernel events from now on: (kernel_id, new state, reason, seeded again by then)."""
+    restarts: list[tuple[str, str, str, bool]] = []
 
-    def listen(kernel_id: str, restarting: bool) -> None:
-        restarts.append((kernel_id, restarting, seeded_again(heard)))
+    def listen(event: KernelEvent) -> None:
+        restarts.append((event.kernel_id, event.new.value, event.reason.value, seeded_again(heard)))
 
-    manager.readying_listeners.append(listen)
+    manager.events.subscribe(listen)
     return restarts
 
 
@@ -164,7 +168,7 @@ async def test_a_failing_seed_cell_raises_cell_error_and_leaves_no_kernel() -> N
         assert (info.value.ename, info.value.evalue) == ("ZeroDivisionError", "division by zero")
         assert info.value.traceback
         assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
-        assert manager.connections == {}
+        assert len(manager.registry) == 0
         await wait_for(lambda: kernel_children() == [], 5, "the seeded kernel's exit")
 
 
@@ -269,12 +273,14 @@ async def test_a_kernel_restarted_while_starting_is_seeded_once(tmp_path: Path) 
     specs = spec_manager_with(tmp_path, "dies_twice", dying_kernel_argv(launches, deaths=2))
     counting_seed = ("seedings = globals().get('seedings', 0) + 1",)
     async with running_manager(specs, seed_cells=counting_seed) as manager:
+        events = record_events(manager)
         kernel_id = await manager.start_kernel("dies_twice")
         connection = manager.connection(kernel_id)
-        await asyncio.sleep(1)  # a second seeding would be under way by now
 
         assert launches.read_text().splitlines() == ["launch"] * 3  # the restarter's work
         assert await evaluate(connection, "seedings") == 1
+        # both restarts happened before it was ready: no restart (and reseeding) after
+        assert moves(events) == [("", "starting", "launch"), ("starting", "ready", "launch")]
 
 
 async def test_a_kernel_that_always_dies_starting_is_a_start_failure_leaving_nothing(
@@ -342,24 +348,25 @@ async def test_restart_keeps_the_id_resets_state_and_seeds_again() -> None:
             False,
         )
         assert synthetic_states(heard, connection) == []  # clients hear no "restarting"
-        assert restarts == [(kernel_id, True, False), (kernel_id, False, True)]
+        assert restarts == [
+            (kernel_id, "restarting", "manual", False),
+            (kernel_id, "ready", "manual", True),
+        ]
 
 
 async def test_interrupt_stops_a_running_cell_quickly() -> None:
     async with running_manager() as manager:
         kernel_id = await manager.start_kernel()
         connection = manager.connection(kernel_id)
-        running = asyncio.ensure_future(
-            execute(connection, ["import time; time.sleep(60)", "print('next')"], 30)
-        )
-        await wait_for(lambda: connection.execution_state == "busy", 5, "the cell to start")
-        await asyncio.sleep(0.2)
+        printed: list[KernelMessage] = []
+        connection.subscribe(lambda message: printed.append(message))
+        sleep = "import time; print('sleeping', flush=True); time.sleep(60)"
+        running = asyncio.ensure_future(execute(connection, [sleep, "print('next')"], 30))
+        await wait_for(lambda: any(m.msg_type == "stream" for m in printed), 20, "the cell's sleep")
 
-        started = time.monotonic()
         await manager.interrupt_kernel(kernel_id)
-        sleeping, after = await asyncio.wait_for(running, 5)
+        sleeping, after = await asyncio.wait_for(running, 20)  # not the 60 s sleep
 
-        assert time.monotonic() - started < 3
         assert sleeping.status == "error"
         assert sleeping.error is not None
         assert sleeping.error[0] == "KeyboardInterrupt"
@@ -377,21 +384,30 @@ async def test_a_killed_idle_kernel_restarts_by_itself_with_its_seed_state() -> 
         await run(connection, "counter = 0")
         old_pid = provisioner_pid(manager, kernel_id)
         heard: list[KernelMessage] = []
-        connection.subscribe(heard.append)
-        deaths: list[str] = []
-        manager.death_listeners.append(deaths.append)
+        reported: list[str] = []  # the model's state as the seed cells' last "idle" arrives
+
+        def hear(message: KernelMessage) -> None:
+            heard.append(message)
+            if seeded_again(heard) and not reported:
+                reported.append(manager.kernel_model(kernel_id)["execution_state"])
+
+        connection.subscribe(hear)
         restarts = listen_for_restarts(manager, heard)
 
         os.kill(old_pid, signal.SIGKILL)
         await wait_for(lambda: seeded_again(heard), 15, "the restart and its seeding")
         announced = ["restarting", "idle"]  # "idle" once seeded again
         await wait_for(lambda: synthetic_states(heard, connection) == announced, 5, "idle")
-        assert restarts == [(kernel_id, True, False), (kernel_id, False, True)]
+        assert restarts == [
+            (kernel_id, "restarting", "auto", False),
+            (kernel_id, "ready", "auto", True),
+        ]
+        assert reported == ["restarting"]  # not "idle" before its seeds have run
 
         assert await evaluate(connection, "(seeded, counter)") == ("yes", 42)
         assert manager.kernel_ids() == [kernel_id]
+        assert manager.kernel_model(kernel_id)["execution_state"] == "idle"
         assert await kernel_pid(connection) == provisioner_pid(manager, kernel_id) != old_pid
-        assert deaths == []
 
 
 async def test_a_killed_kernel_without_restart_is_announced_dead_and_forgotten() -> None:
@@ -401,18 +417,18 @@ async def test_a_killed_kernel_without_restart_is_announced_dead_and_forgotten()
         connection = manager.connection(kernel_id)
         heard: list[KernelMessage] = []
         connection.subscribe(heard.append)
-        deaths: list[str] = []
-        manager.death_listeners.append(deaths.append)
+        events = record_events(manager)
         pid = provisioner_pid(manager, kernel_id)
 
         os.kill(pid, signal.SIGKILL)
-        await wait_for(lambda: deaths != [], 6, "the death notice")
+        await wait_for(lambda: states(events, KernelState.DEAD) != [], 6, "the death notice")
         await wait_for(
             lambda: manager.list_kernel_ids() == [survivor], 5, "the dead kernel's removal"
         )
         assert manager.kernel_ids() == [survivor]
 
-        assert deaths == [kernel_id]
+        assert moves(events) == [("ready", "dead", "died"), ("dead", "gone", "died")]
+        assert states(events, KernelState.DEAD) == [kernel_id]
         assert synthetic_states(heard, connection) == ["dead"]
         assert not is_running(pid)
         with pytest.raises(UnknownKernel):
@@ -468,9 +484,7 @@ async def test_shutdown_all_while_a_dead_kernel_is_being_removed() -> None:
         kernel_id = await manager.start_kernel(restart_on_death=False)
 
         os.kill(provisioner_pid(manager, kernel_id), signal.SIGKILL)
-        await wait_for(
-            lambda: kernel_id not in manager.connections, 6, "the death notice", interval=0
-        )
+        await wait_for(lambda: kernel_id not in manager.registry, 6, "the death notice", interval=0)
         await manager.shutdown_all()
 
         assert (manager.kernel_ids(), manager.list_kernel_ids()) == ([], [])
@@ -482,48 +496,52 @@ async def test_culling_shuts_down_idle_kernels_that_are_not_exempt() -> None:
         manager.cull_idle_timeout = 1
         manager.cull_interval = 1
         culled, kept = await asyncio.gather(manager.start_kernel(), manager.start_kernel())
+        events = record_events(manager)
 
         manager.start_culling(exempt=lambda kernel_id: kernel_id == kept)
         await wait_for(lambda: manager.kernel_ids() == [kept], 6, "culling")
         manager.stop_culling()
 
         assert manager.kernel_ids() == [kept]
-        assert culled not in manager.connections
+        assert culled not in manager.registry
+        assert moves(events) == [("ready", "gone", "culled")]
 
 
 async def test_a_kernel_handed_out_at_launch_is_readied_in_the_background() -> None:
     async with running_manager() as manager:
-        heard: list[tuple[str, bool]] = []
-        manager.readying_listeners.append(
-            lambda kernel_id, readying: heard.append((kernel_id, readying))
-        )
+        events = record_events(manager)
 
         kernel_id = await manager.start_kernel(wait_ready=False)
 
         assert manager.kernel_model(kernel_id)["execution_state"] == "starting"
-        assert heard == [(kernel_id, True)]
-        await wait_for(lambda: len(heard) == 2, 30, "the kernel to be ready")
-        assert heard == [(kernel_id, True), (kernel_id, False)]
+        assert moves(events, kernel_id) == [("", "starting", "launch")]
+        await manager.get(kernel_id).ready(30)
+        assert moves(events, kernel_id) == [
+            ("", "starting", "launch"),
+            ("starting", "ready", "launch"),
+        ]
+        duration = events[-1].duration
+        assert duration is not None  # the start's time, for metrics
+        assert duration > 0
         assert await evaluate(manager.connection(kernel_id), "6 * 7") == 42
 
 
 async def test_with_seed_cells_a_kernel_is_always_ready_when_handed_out() -> None:
     async with running_manager(seed_cells=SEEDS) as manager:
-        heard: list[tuple[str, bool]] = []
-        manager.readying_listeners.append(
-            lambda kernel_id, readying: heard.append((kernel_id, readying))
-        )
+        events = record_events(manager)
 
         kernel_id = await manager.start_kernel(wait_ready=False)
 
-        assert heard == []
+        assert moves(events, kernel_id) == [
+            ("", "starting", "launch"),
+            ("starting", "ready", "launch"),
+        ]
         assert await evaluate(manager.connection(kernel_id), "seeded") == "yes"
 
 
 async def test_interrupting_a_kernel_still_starting_waits_instead_of_killing_it() -> None:
     async with running_manager() as manager:
-        deaths: list[str] = []
-        manager.death_listeners.append(deaths.append)
+        events = record_events(manager)
         kernel_id = await manager.start_kernel(wait_ready=False)
         pid = provisioner_pid(manager, kernel_id)
 
@@ -531,7 +549,8 @@ async def test_interrupting_a_kernel_still_starting_waits_instead_of_killing_it(
 
         connection = manager.connection(kernel_id)
         assert await evaluate(connection, "6 * 7") == 42
-        assert (provisioner_pid(manager, kernel_id), deaths) == (pid, [])  # same process
+        assert provisioner_pid(manager, kernel_id) == pid  # same process
+        assert moves(events) == [("", "starting", "launch"), ("starting", "ready", "launch")]
 
 
 async def test_interrupting_a_kernel_while_it_restarts_waits_instead_of_killing_it() -> None:
@@ -540,8 +559,7 @@ async def test_interrupting_a_kernel_while_it_restarts_waits_instead_of_killing_
         connection = manager.connection(kernel_id)
         await run(connection, "counter = 'before the restart'")
         old_pid = provisioner_pid(manager, kernel_id)
-        restarts: list[bool] = []
-        manager.readying_listeners.append(lambda _, readying: restarts.append(readying))
+        events = record_events(manager)
 
         km = manager.get_kernel(kernel_id)
         restart = asyncio.create_task(manager.restart_kernel(kernel_id))
@@ -555,8 +573,10 @@ async def test_interrupting_a_kernel_while_it_restarts_waits_instead_of_killing_
 
         assert restart.done()  # the interrupt waited for the restart
         await restart
-        await asyncio.sleep(1)  # a killed kernel would be found dead and restarted by now
-        assert provisioner_pid(manager, kernel_id) == new_pid
+        assert await evaluate(connection, "counter") == 42  # fresh and seeded, answering
+        assert provisioner_pid(manager, kernel_id) == new_pid  # not killed and restarted
         assert is_running(new_pid)
-        assert restarts == [True, False]  # one restart: no automatic one after it
-        assert await evaluate(connection, "counter") == 42  # fresh and seeded
+        assert moves(events) == [
+            ("ready", "restarting", "manual"),
+            ("restarting", "ready", "manual"),
+        ]

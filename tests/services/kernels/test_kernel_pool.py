@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import pytest
 from kernel_helpers import (
@@ -45,11 +45,12 @@ async def test_sequential_borrowers_go_round_robin_over_seeded_kernels() -> None
                 async with pool.borrow() as connection:
                     pids.append(await kernel_pid(connection))
                     assert await evaluate(connection, "answer") == 42
+            assert len(manager.kernel_ids()) == 2
+        assert manager.kernel_ids() == []  # stopping the pool shut its kernels down
 
         first, second = pids[:2]
         assert first != second
         assert pids == [first, second, first, second]
-        assert len(manager.kernel_ids()) == 2
 
 
 async def test_borrowers_wait_in_line_and_max_wait_gives_up() -> None:
@@ -68,19 +69,17 @@ async def test_borrowers_wait_in_line_and_max_wait_gives_up() -> None:
             first = await first_holder.enter_async_context(pool.borrow())
             second = await second_holder.enter_async_context(pool.borrow())
 
-            started = time.monotonic()
             with pytest.raises(KernelUnavailable) as info:
                 async with pool.borrow(max_wait=0.3):
                     pass
-            assert 0.3 <= time.monotonic() - started < 2
             assert (str(info.value), info.value.retry_after) == (
                 "No kernel became free within 0.3 seconds",
                 1,
             )
 
             tasks = [asyncio.ensure_future(waiter(name)) for name in ("w1", "w2", "w3")]
-            await asyncio.sleep(0.1)
-            assert served == []
+            await wait_for(lambda: pool.queued == 3, 2, "three borrowers in line")
+            assert (served, pool.size, pool.idle, pool.busy) == ([], 2, 0, 2)
 
             await first_holder.aclose()
             await wait_for(lambda: len(served) == 1, 2, "the first waiter served")
@@ -101,10 +100,14 @@ async def test_borrowers_wait_in_line_and_max_wait_gives_up() -> None:
         async with pool.borrow() as connection, pool.borrow() as other:
             assert {connection.kernel_id, other.kernel_id} == {first.kernel_id, second.kernel_id}
             left_waiting = asyncio.ensure_future(waiter("w1"))
-            await asyncio.sleep(0.1)
-            await pool.stop()
-            with pytest.raises(KernelUnavailable, match=r"^The gateway is shutting down$"):
+            await wait_for(lambda: pool.queued == 1, 2, "a borrower in line")
+            stopping = asyncio.ensure_future(pool.stop())
+            with pytest.raises(KernelUnavailable, match=r"^The kernel pool is stopping$"):
                 await left_waiting
+            assert not stopping.done()  # it waits for the borrows in flight
+            assert sorted(manager.kernel_ids()) == sorted([first.kernel_id, second.kernel_id])
+        await stopping
+        assert manager.kernel_ids() == []  # the pool shut its own kernels down
 
 
 async def test_a_kernel_that_dies_while_lent_is_replaced() -> None:
@@ -120,10 +123,8 @@ async def test_a_kernel_that_dies_while_lent_is_replaced() -> None:
                     lent.append((connection.kernel_id, await kernel_pid(connection)))
                     await execute(connection, [KILL_SELF], timeout=20)
 
-            started = time.monotonic()
             with pytest.raises(KernelUnavailable):
                 await kill_while_lent()
-            assert time.monotonic() - started < 8
             ((dead_id, dead_pid),) = lent
 
             await wait_for(
@@ -152,13 +153,10 @@ async def test_a_kernel_whose_request_timed_out_is_interrupted_and_serves_again(
             async with pool.borrow() as connection:
                 await execute(connection, ["import time; time.sleep(60)"], timeout=0.5)
 
-        started = time.monotonic()
         async with pool.borrow(max_wait=10) as connection:
-            waited = time.monotonic() - started
             assert connection.kernel_id == kernel_id
             assert await kernel_pid(connection) == pid
             assert await evaluate(connection, "kept") == "state survives an interrupt"
-        assert waited < 5
 
 
 async def test_a_kernel_that_stopped_reading_is_freed_and_serves_again() -> None:
@@ -202,4 +200,37 @@ async def test_a_kernel_killed_while_idle_in_the_pool_is_replaced() -> None:
         async with pool.borrow(max_wait=15) as connection:
             assert connection.kernel_id != old_id
             assert await kernel_pid(connection) != old_pid
-        assert manager.kernel_ids() == [connection.kernel_id]
+            assert manager.kernel_ids() == [connection.kernel_id]
+
+
+async def test_pools_on_one_manager_have_their_own_seeds_folder_env_and_kernels(
+    tmp_path: Path,
+) -> None:
+    async with running_manager(seed_cells=("who = 'the manager'",)) as manager:
+        mine = KernelPool(
+            manager,
+            1,
+            None,
+            seed_cells=("who = 'mine'",),
+            cwd=str(tmp_path),
+            env={"KERNEL_APP": "mine"},
+        )
+        plain = KernelPool(manager, 2, None)
+        await asyncio.gather(mine.start(), plain.start())
+        probe = "(who, __import__('os').getcwd(), __import__('os').environ.get('KERNEL_APP'))"
+        async with mine.borrow() as connection:
+            assert await evaluate(connection, probe) == ("mine", str(tmp_path), "mine")
+            assert (mine.size, mine.idle, mine.busy, mine.queued) == (1, 0, 1, 0)
+        async with plain.borrow() as connection:
+            assert await evaluate(connection, probe) == ("the manager", os.getcwd(), None)
+        assert (plain.size, plain.idle, plain.busy, plain.queued) == (2, 2, 0, 0)
+        plain_ids = set(plain.kernel_ids())
+        assert set(manager.kernel_ids()) == plain_ids | set(mine.kernel_ids())
+
+        await mine.stop()
+
+        assert set(manager.kernel_ids()) == plain_ids
+        async with plain.borrow() as connection:
+            assert await evaluate(connection, "who") == "the manager"
+        await plain.stop()
+        assert manager.kernel_ids() == []

@@ -1,0 +1,139 @@
+"""Launching a kernel: what to start (`LaunchSpec`), one jupyter_client manager per kernel,
+and the launch itself, with one more try for a kernel that dies before it answers.
+
+jupyter_client 8.10.0 offers no public hook for "the process (re)started" nor for the
+shutdown poll interval: `GatewayKernelManager` overrides `_async_post_start_kernel` and
+`_async_finish_shutdown`, the methods its start and shutdown call directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
+from traitlets import default
+
+from ...errors import KernelStartFailed, KernelUnavailable, UnknownKernel
+from .events import KernelEvents, Reason
+from .kernel import ManagedKernel
+from .policy import KernelPolicy, kernel_env
+
+LAUNCHES_OF_A_KERNEL_NOT_RESTARTED = 2
+SHUTDOWN_POLL_INTERVAL = 0.01
+JUPYTER_RESTART_LIMIT = 5  # jupyter_client's default restart_limit
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What to start: a kernel spec name, the client's env, seed cells, working directory.
+
+    `cwd` None means KERNEL_WORKING_DIR from the env if that folder exists, else the
+    gateway's own; `restart_on_death` False lets a dead kernel go (pools replace theirs).
+    """
+
+    kernel_name: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    seed_cells: tuple[str, ...] = ()
+    cwd: str | None = None
+    restart_on_death: bool = True
+
+
+class QuickKernelRestarter(AsyncIOLoopKernelRestarter):
+    """Checks a kernel's process every half second (jupyter_client's default is 3 s), so a
+    request on a kernel that died learns it at once; no restarts for a kernel that asked for
+    none."""
+
+    @default("time_to_dead")
+    def _time_to_dead_default(self) -> float:
+        return 0.5
+
+    @default("restart_limit")
+    def _restart_limit_default(self) -> int:
+        restarts = getattr(self.kernel_manager, "restart_on_death", True)
+        return JUPYTER_RESTART_LIMIT if restarts else 0
+
+
+class GatewayKernelManager(AsyncIOLoopKernelManager):
+    """One kernel's jupyter_client manager; tells the gateway each time its process starts."""
+
+    on_started: Callable[[], None] | None = None
+    restart_on_death = True
+
+    @default("restarter_class")
+    def _restarter_class_default(self) -> type:
+        return QuickKernelRestarter
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        if self.on_started is not None:
+            self.on_started()
+
+    async def _async_finish_shutdown(
+        self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
+    ) -> None:
+        """Wait for the process to exit as jupyter_client does, but look every 10 ms instead
+        of every 100: an ipykernel exits within a few ms of its shutdown_request, and
+        DELETE, restart and the gateway's own shutdown all wait for it."""
+        await super()._async_finish_shutdown(waittime, SHUTDOWN_POLL_INTERVAL, restart)
+
+
+class LaunchHost(Protocol):
+    """What a launch needs of the kernel manager."""
+
+    policy: KernelPolicy
+    events: KernelEvents
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+    async def start_process(self, spec: LaunchSpec, options: dict[str, Any]) -> ManagedKernel: ...
+
+    async def make_ready(self, kernel: ManagedKernel, wait: bool) -> None: ...
+
+    async def discard(self, kernel_id: str, reason: Reason, now: bool = False) -> None: ...
+
+
+def launch_options(policy: KernelPolicy, spec: LaunchSpec) -> dict[str, Any]:
+    """jupyter_client's start options for `spec`: the whole env, and the working directory."""
+    options: dict[str, Any] = {"env": kernel_env(policy, spec.env)}
+    working_dir = spec.cwd or options["env"].get("KERNEL_WORKING_DIR", "")
+    if working_dir and os.path.isdir(working_dir):
+        options["cwd"] = working_dir
+    return options
+
+
+async def launch(host: LaunchHost, spec: LaunchSpec, wait_ready: bool = True) -> ManagedKernel:
+    """Launch a kernel through its provisioner, connect to it and seed it (not handed out).
+
+    A kernel that is not restarted on death gets one more launch if it dies before it
+    answers (say its ports were taken meanwhile: a new launch picks new ones; the others
+    get that from jupyter_client's restarter). Raises KernelStartFailed when the launch
+    fails, or the kernel dies or never answers; CellError when a seed cell fails.
+    """
+    options = launch_options(host.policy, spec)
+    attempts = 1 if spec.restart_on_death else LAUNCHES_OF_A_KERNEL_NOT_RESTARTED
+    for attempt in range(1, attempts + 1):
+        kernel = await host.start_process(spec, options)
+        try:
+            await host.make_ready(kernel, wait_ready)
+            return kernel
+        except KernelUnavailable as err:  # its connection closed: it died while starting
+            await discard_if_known(host, kernel)
+            if attempt == attempts:
+                raise KernelStartFailed(f"Kernel {spec.kernel_name!r} died while starting") from err
+            host.log.warning("Kernel %s died while starting; launching another", kernel.id)
+        except BaseException as err:
+            await discard_if_known(host, kernel)
+            if isinstance(err, TimeoutError):
+                raise KernelStartFailed(f"Kernel {spec.kernel_name!r} started but {err}") from err
+            raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def discard_if_known(host: LaunchHost, kernel: ManagedKernel) -> None:
+    """Discard a kernel that failed to start, unless its death already removed it."""
+    with contextlib.suppress(UnknownKernel):
+        await host.discard(kernel.id, Reason.FAILED, now=True)

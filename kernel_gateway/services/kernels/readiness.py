@@ -1,0 +1,108 @@
+"""Readiness and seeding: a kernel becomes READY once it answers and its seed cells have run,
+after its launch and again after every restart; its death ends in DEAD, then GONE.
+
+Websocket clients' messages are held while a kernel is not READY (the hubs hear the events),
+so after an automatic restart a client's code reaches the new process after its seed cells.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ...errors import CellError, KernelUnavailable
+from .events import KernelState, Reason
+from .execution import execute
+from .kernel import ManagedKernel
+from .tasks import BackgroundTasks
+
+KERNEL_READY_TIMEOUT = 60.0
+
+Discard = Callable[..., Coroutine[Any, Any, None]]  # MappingKernelManager.discard
+
+
+async def answer_and_seed(kernel: ManagedKernel) -> None:
+    """Wait for the kernel to answer, then run its seed cells; CellError if one fails."""
+    await kernel.connection.wait_ready(KERNEL_READY_TIMEOUT)
+    if not kernel.seed_cells:
+        return
+    for result in await execute(kernel.connection, kernel.seed_cells):
+        if result.error:
+            ename, evalue, trace = result.error
+            raise CellError(ename, evalue, list(trace))
+
+
+class Readiness:
+    """Brings kernels to READY (at launch, after restarts) and lets dead ones go.
+
+    The manager owns one; `discard` is its way to shut a kernel down and forget it.
+    """
+
+    def __init__(self, tasks: BackgroundTasks, discard: Discard, log: logging.Logger | Any) -> None:
+        self.tasks = tasks
+        self.discard = discard
+        self.log = log
+
+    async def make_ready(self, kernel: ManagedKernel, wait: bool) -> None:
+        """READY once answering and seeded: awaited, or (`wait` False, no seed cells) in the
+        background, the kernel being handed out meanwhile as STARTING."""
+        if wait or kernel.seed_cells:
+            await answer_and_seed(kernel)
+            kernel.transition(KernelState.READY, Reason.LAUNCH)
+            return
+        self.tasks.run(self._ready_in_background(kernel), f"kernel {kernel.id}")
+
+    async def _ready_in_background(self, kernel: ManagedKernel) -> None:
+        """Wait for a kernel handed out at launch to answer; shut it down if it never does."""
+        try:
+            await answer_and_seed(kernel)
+        except (KernelUnavailable, TimeoutError) as err:
+            if not kernel.is_gone:
+                self.log.error(
+                    "Kernel %s never became ready (%s); shutting it down", kernel.id, err
+                )
+                await self.discard(kernel.id, Reason.FAILED, now=True)
+            return
+        if kernel.state is KernelState.STARTING:
+            kernel.transition(KernelState.READY, Reason.LAUNCH)
+
+    def on_started(self, kernel: ManagedKernel) -> None:
+        """Its process (re)started: reconnect, unless it was shut down meanwhile."""
+        if not kernel.is_gone:
+            kernel.connection.open()
+
+    def on_auto_restart(self, kernel: ManagedKernel) -> None:
+        """jupyter_client restarts a kernel whose process died: seed the new one, holding its
+        clients ("restarting" then "idle", as Jupyter servers tell them) until then."""
+        if kernel.is_settling:  # the readying under way goes on with the new process
+            self.log.warning("Kernel %s died before it was ready; restarting it", kernel.id)
+            return
+        self.log.warning("Kernel %s died; restarting it", kernel.id)
+        kernel.transition(KernelState.RESTARTING, Reason.AUTO)
+        kernel.tell_clients("restarting")
+        self.tasks.run(self.reseed(kernel, Reason.AUTO), f"kernel {kernel.id}")
+
+    async def reseed(self, kernel: ManagedKernel, reason: Reason) -> None:
+        """Make a restarted kernel answer and seed it again, then end its restart (READY).
+
+        A failure ends the restart too, then is raised (unless the kernel went away).
+        """
+        try:
+            await answer_and_seed(kernel)
+        except (KernelUnavailable, TimeoutError):
+            if kernel.is_gone:
+                return
+            raise
+        finally:
+            if kernel.state is KernelState.RESTARTING:
+                if reason is Reason.AUTO:
+                    kernel.tell_clients("idle")
+                kernel.transition(KernelState.READY, reason)
+
+    def on_death(self, kernel: ManagedKernel) -> None:
+        """Its process died and is not restarted: tell its clients, then let it go."""
+        self.log.warning("Kernel %s died", kernel.id)
+        kernel.tell_clients("dead")
+        kernel.transition(KernelState.DEAD, Reason.DIED)
+        self.tasks.run(self.discard(kernel.id, Reason.DIED, now=True), f"kernel {kernel.id}")

@@ -13,6 +13,7 @@ from ..base.websocket import OpenWebSockets
 from ..errors import CellError, GatewayError, StartupError
 from ..personality import GatewayContext, Personality, Route
 from ..seed import code_cells
+from ..services.kernels.policy import chosen_kernel_name
 from ..services.sessions import SessionManager
 from .channels import ChannelsHandler
 from .handlers import (
@@ -72,9 +73,9 @@ class JupyterWebsocketPersonality(Personality):
         }
         specs = {
             "kernel_spec_manager": manager.kernel_spec_manager,
-            "default_kernel_name": manager.policy.force_kernel_name
-            or self.context.default_kernel_name
-            or manager.default_kernel_name,
+            "default_kernel_name": chosen_kernel_name(
+                manager.policy, None, manager.default_kernel_name
+            ),
         }
         ws = {"kernel_manager": manager, "hubs": self.hubs}
         proxy = {

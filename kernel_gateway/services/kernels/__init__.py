@@ -1,1 +1,1 @@
-"""Kernels: the manager, shared connections, execution and the pool."""
+"""Kernels: one ManagedKernel per kernel, its events, the manager, pools (docs/architecture.md)."""

@@ -8,20 +8,25 @@ shutdown poll interval: `GatewayKernelManager` overrides `_async_post_start_kern
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
+from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from traitlets import default
 
 from ...errors import KernelStartFailed, KernelUnavailable, UnknownKernel
-from .events import KernelEvents, Reason
+from .events import Reason
 from .kernel import ManagedKernel
 from .policy import KernelPolicy, kernel_env
+
+if TYPE_CHECKING:
+    from .manager import MappingKernelManager
 
 LAUNCHES_OF_A_KERNEL_NOT_RESTARTED = 2
 SHUTDOWN_POLL_INTERVAL = 0.01
@@ -82,20 +87,6 @@ class GatewayKernelManager(AsyncIOLoopKernelManager):
         await super()._async_finish_shutdown(waittime, SHUTDOWN_POLL_INTERVAL, restart)
 
 
-class LaunchHost(Protocol):
-    """What a launch needs of the kernel manager."""
-
-    policy: KernelPolicy
-    events: KernelEvents
-    log: logging.Logger | logging.LoggerAdapter[Any]
-
-    async def start_process(self, spec: LaunchSpec, options: dict[str, Any]) -> ManagedKernel: ...
-
-    async def make_ready(self, kernel: ManagedKernel, wait: bool) -> None: ...
-
-    async def discard(self, kernel_id: str, reason: Reason, now: bool = False) -> None: ...
-
-
 def launch_options(policy: KernelPolicy, spec: LaunchSpec) -> dict[str, Any]:
     """jupyter_client's start options for `spec`: the whole env, and the working directory."""
     options: dict[str, Any] = {"env": kernel_env(policy, spec.env)}
@@ -105,7 +96,31 @@ def launch_options(policy: KernelPolicy, spec: LaunchSpec) -> dict[str, Any]:
     return options
 
 
-async def launch(host: LaunchHost, spec: LaunchSpec, wait_ready: bool = True) -> ManagedKernel:
+async def start_process(
+    host: MappingKernelManager, spec: LaunchSpec, options: dict[str, Any]
+) -> ManagedKernel:
+    """Start a kernel's process through its provisioner (jupyter_client's own start_kernel,
+    which the gateway's manager overrides); register it as STARTING."""
+    kernel_id, launched_at = host.new_kernel_id(), time.monotonic()
+    try:
+        await AsyncMultiKernelManager.start_kernel(
+            host, kernel_name=spec.kernel_name, kernel_id=kernel_id, **options
+        )
+    except BaseException as err:
+        forget_failed_launch(host, kernel_id)
+        if isinstance(err, (OSError, RuntimeError, ValueError)):
+            raise KernelStartFailed(f"Kernel {spec.kernel_name!r} failed to start: {err}") from err
+        raise
+    km = cast(GatewayKernelManager, host.get_kernel(kernel_id))
+    kernel = ManagedKernel(kernel_id, spec, km, host.events, launched_at)
+    host.registry.add(kernel)
+    host.readiness.watch(kernel)
+    return kernel
+
+
+async def launch(
+    host: MappingKernelManager, spec: LaunchSpec, wait_ready: bool = True
+) -> ManagedKernel:
     """Launch a kernel through its provisioner, connect to it and seed it (not handed out).
 
     A kernel that is not restarted on death gets one more launch if it dies before it
@@ -116,9 +131,9 @@ async def launch(host: LaunchHost, spec: LaunchSpec, wait_ready: bool = True) ->
     options = launch_options(host.policy, spec)
     attempts = 1 if spec.restart_on_death else LAUNCHES_OF_A_KERNEL_NOT_RESTARTED
     for attempt in range(1, attempts + 1):
-        kernel = await host.start_process(spec, options)
+        kernel = await start_process(host, spec, options)
         try:
-            await host.make_ready(kernel, wait_ready)
+            await host.readiness.make_ready(kernel, wait_ready)
             return kernel
         except KernelUnavailable as err:  # its connection closed: it died while starting
             await discard_if_known(host, kernel)
@@ -133,7 +148,32 @@ async def launch(host: LaunchHost, spec: LaunchSpec, wait_ready: bool = True) ->
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-async def discard_if_known(host: LaunchHost, kernel: ManagedKernel) -> None:
+async def settle(km: GatewayKernelManager, timeout: float) -> None:
+    """Let a start or restart under way finish (or fail) before shutting the kernel down.
+
+    A restart replaces `km.ready` twice (once to stop, once to start) in jupyter_client
+    8.10.0, so wait until the current one is done; no new restart begins once the restarter
+    is stopped.
+    """
+    km.stop_restarter()
+    deadline = time.monotonic() + timeout
+    while not km.ready.done() and time.monotonic() < deadline:
+        ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future in a running loop
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(ready), deadline - time.monotonic())
+
+
+def forget_failed_launch(manager: AsyncMultiKernelManager, kernel_id: str) -> None:
+    """jupyter_client (8.10.0) keeps the entries of a launch that failed, with no public way
+    to drop the pending one: drop them."""
+    manager._pending_kernels.pop(kernel_id, None)
+    failed = manager.remove_kernel(kernel_id)
+    if failed is not None:
+        with contextlib.suppress(Exception):
+            failed.cleanup_resources()
+
+
+async def discard_if_known(host: MappingKernelManager, kernel: ManagedKernel) -> None:
     """Discard a kernel that failed to start, unless its death already removed it."""
     with contextlib.suppress(UnknownKernel):
         await host.discard(kernel.id, Reason.FAILED, now=True)

@@ -12,31 +12,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
-import time
 from collections.abc import Mapping
 from typing import Any, cast
 
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Bool, Integer, default
 
-from ...errors import KernelLimitReached, KernelStartFailed, UnknownKernel, UnknownKernelSpec
+from ...errors import KernelLimitReached, UnknownKernel
 from .connection import KernelConnection
 from .culling import IdleCuller, KernelFilter
 from .events import KernelEvents, KernelState, Reason
 from .kernel import ManagedKernel
-from .launch import GatewayKernelManager, LaunchSpec, launch
-from .policy import KernelPolicy, check_env, client_env
+from .launch import GatewayKernelManager, LaunchSpec, launch, settle
+from .policy import (
+    KernelPolicy,
+    check_env,
+    chosen_kernel_name,
+    client_env,
+    existing_kernel_name,
+)
 from .readiness import KERNEL_READY_TIMEOUT, Readiness
 from .registry import KernelRegistry
 from .tasks import BackgroundTasks
 from .warm_pool import WarmPool
 
 __all__ = ["KernelPolicy", "LaunchSpec", "ManagedKernel", "MappingKernelManager", "client_env"]
-
-KERNEL_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)  # what jupyter_client allows
 
 
 class MappingKernelManager(AsyncMultiKernelManager):
@@ -80,8 +82,6 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self._starting = 0  # launches that will be handed out, counted against max_kernels
         self._culler: IdleCuller | None = None
 
-    # -- what to start -------------------------------------------------------------------------
-
     @property
     def spec_manager(self) -> KernelSpecManager:
         """The kernel spec manager (the app always gives one)."""
@@ -90,20 +90,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         return self.kernel_spec_manager
 
     def resolve_kernel_name(self, requested: str | None) -> str:
-        """The kernel name to start: forced, requested, default, or the spec manager's."""
-        name = (
-            self.policy.force_kernel_name
-            or requested
-            or self.policy.default_kernel_name
-            or self.default_kernel_name
-        )
-        if not KERNEL_NAME.fullmatch(name):  # no spec has it: don't look it up (or log it)
-            raise UnknownKernelSpec(name)
-        try:
-            self.spec_manager.get_kernel_spec(name)
-        except NoSuchKernel as err:
-            raise UnknownKernelSpec(name) from err
-        return name
+        """The kernel name to start; UnknownKernelSpec if no spec has it."""
+        name = chosen_kernel_name(self.policy, requested, self.default_kernel_name)
+        return existing_kernel_name(self.spec_manager, name)
 
     def launch_spec(
         self,
@@ -117,15 +106,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
         policy's seed cells unless `seed_cells` says otherwise. Raises BadRequest or
         UnknownKernelSpec."""
         check_env(env or {})
-        return LaunchSpec(
-            kernel_name=self.resolve_kernel_name(kernel_name),
-            env=dict(env or {}),
-            seed_cells=self.policy.seed_cells if seed_cells is None else tuple(seed_cells),
-            cwd=cwd,
-            restart_on_death=restart_on_death,
-        )
-
-    # -- starting ----------------------------------------------------------------------------
+        seeds = self.policy.seed_cells if seed_cells is None else tuple(seed_cells)
+        name = self.resolve_kernel_name(kernel_name)
+        return LaunchSpec(name, dict(env or {}), seeds, cwd, restart_on_death)
 
     async def start_kernel(  # type: ignore[override]
         self,
@@ -136,10 +119,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
     ) -> str:
         """Start (or take from the warm pool), connect to and seed a kernel; return its id.
 
-        With `wait_ready` False and no seed cells, return as soon as the process is launched
-        (as Jupyter servers do) and make it READY in the background. Raises BadRequest (an
-        env no process can have), UnknownKernelSpec, KernelLimitReached, KernelStartFailed
-        or CellError (a seed cell failed).
+        With `wait_ready` False and no seed cells, return once the process is launched (as
+        Jupyter servers do), READY later. Raises BadRequest, UnknownKernelSpec,
+        KernelLimitReached, KernelStartFailed or CellError (a seed cell failed).
         """
         spec = self.launch_spec(kernel_name, env, restart_on_death)
         kernel = await self.start(spec, wait_ready, take_warm=True)
@@ -168,50 +150,11 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Launch, connect and seed a kernel, not handed out (the warm pool's way)."""
         return await launch(self, spec, wait_ready)
 
-    async def start_process(self, spec: LaunchSpec, options: dict[str, Any]) -> ManagedKernel:
-        """Start a kernel's process through its provisioner; register it as STARTING."""
-        kernel_id = self.new_kernel_id()
-        launched_at = time.monotonic()
-        try:
-            await super().start_kernel(kernel_name=spec.kernel_name, kernel_id=kernel_id, **options)
-        except BaseException as err:
-            self._forget_failed_launch(kernel_id)
-            if isinstance(err, (OSError, RuntimeError, ValueError)):
-                raise KernelStartFailed(
-                    f"Kernel {spec.kernel_name!r} failed to start: {err}"
-                ) from err
-            raise
-        km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
-        km.restart_on_death = spec.restart_on_death  # read by its restarter at a death
-        kernel = ManagedKernel(kernel_id, spec, km, self.events, launched_at)
-        self.registry.add(kernel)
-        kernel.transition(KernelState.STARTING, Reason.LAUNCH)
-        kernel.connection.open()
-        km.on_started = lambda: self.readiness.on_started(kernel)
-        km.add_restart_callback(lambda: self.readiness.on_auto_restart(kernel), "restart")
-        km.add_restart_callback(lambda: self.readiness.on_death(kernel), "dead")
-        return kernel
-
-    async def make_ready(self, kernel: ManagedKernel, wait: bool) -> None:
-        """Bring a launched kernel to READY (see Readiness.make_ready)."""
-        await self.readiness.make_ready(kernel, wait)
-
-    def _forget_failed_launch(self, kernel_id: str) -> None:
-        """jupyter_client (8.10.0) keeps the entries of a launch that failed, with no public
-        way to drop the pending one: drop them."""
-        self._pending_kernels.pop(kernel_id, None)
-        failed = self.remove_kernel(kernel_id)
-        if failed is not None:
-            with contextlib.suppress(Exception):
-                failed.cleanup_resources()
-
     async def start_warm_pool(self, size: int) -> None:
         """Keep `size` kernels of the default kind started and seeded; fill it before returning."""
         if size > 0:
             self.warm_pool = WarmPool(self, size, self.launch_spec())
             await self.warm_pool.start()
-
-    # -- the kernels -------------------------------------------------------------------------
 
     def get(self, kernel_id: str) -> ManagedKernel:
         """A handed-out kernel; raises UnknownKernel for any other id."""
@@ -226,7 +169,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         return self.registry.count_handed_out()
 
     def kernel_ids(self) -> list[str]:
-        """Ids of the kernels handed out."""
+        """Ids of the kernels handed out (`list_kernel_ids` also lists warm ones)."""
         return [kernel.id for kernel in self.kernels()]
 
     def connection(self, kernel_id: str) -> KernelConnection:
@@ -240,8 +183,6 @@ class MappingKernelManager(AsyncMultiKernelManager):
     def kernel_models(self) -> list[dict[str, Any]]:
         """Models of every running kernel."""
         return [kernel.model() for kernel in self.kernels()]
-
-    # -- operations by id --------------------------------------------------------------------
 
     async def shutdown_kernel(  # type: ignore[override]
         self,
@@ -274,23 +215,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
             kernel.connection.close()
         if known:
             km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
-            await self._settle(km)
+            await settle(km, KERNEL_READY_TIMEOUT)
             await super().shutdown_kernel(kernel_id, now=now, restart=restart)
-
-    @staticmethod
-    async def _settle(km: GatewayKernelManager) -> None:
-        """Let a start or restart under way finish (or fail) before shutting the kernel down.
-
-        A restart replaces `km.ready` twice (once to stop, once to start) in jupyter_client
-        8.10.0, so wait until the current one is done; no new restart begins once the
-        restarter is stopped.
-        """
-        km.stop_restarter()
-        deadline = time.monotonic() + KERNEL_READY_TIMEOUT
-        while not km.ready.done() and time.monotonic() < deadline:
-            ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future in a running loop
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(ready), deadline - time.monotonic())
 
     async def restart_kernel(self, kernel_id: str, now: bool = False) -> None:  # type: ignore[override]
         """Restart a kernel in place (same id) and seed it again.
@@ -333,8 +259,6 @@ class MappingKernelManager(AsyncMultiKernelManager):
             return_exceptions=True,
         )
         await super().shutdown_all(now=now)  # type: ignore[misc]  # async in this class
-
-    # -- culling -----------------------------------------------------------------------------
 
     def start_culling(self, exempt: KernelFilter = lambda kernel_id: False) -> None:
         """Check for idle kernels every cull_interval seconds, if culling is on."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import BadRequest
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+from ...errors import BadRequest, UnknownKernelSpec
 
 SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
 MAX_VARIABLE_BYTES = 128 * 1024  # NAME=value and its NUL: the kernel's MAX_ARG_STRLEN
 MAX_ENV_BYTES = 1024 * 1024
+KERNEL_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)  # what jupyter_client allows
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,22 @@ class KernelPolicy:
     force_kernel_name: str = ""
     env_process_whitelist: tuple[str, ...] = ()
     seed_cells: tuple[str, ...] = ()
+
+
+def chosen_kernel_name(policy: KernelPolicy, requested: str | None, fallback: str) -> str:
+    """The kernel name to start: forced, requested, the policy's default, else `fallback`."""
+    return policy.force_kernel_name or requested or policy.default_kernel_name or fallback
+
+
+def existing_kernel_name(spec_manager: KernelSpecManager, name: str) -> str:
+    """`name` if a kernel spec has it; UnknownKernelSpec otherwise."""
+    if not KERNEL_NAME.fullmatch(name):  # no spec has it: don't look it up (or log it)
+        raise UnknownKernelSpec(name)
+    try:
+        spec_manager.get_kernel_spec(name)
+    except NoSuchKernel as err:
+        raise UnknownKernelSpec(name) from err
+    return name
 
 
 def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:

@@ -1,13 +1,9 @@
-"""Pools: kernels of one LaunchSpec kept started for one purpose, each replaced when it goes.
+"""KernelPool: the borrow-and-return policy of a `Pool` (pooling.py), for notebook-http.
 
-`Pool` is the one abstraction: its members, their refill, its stop. Two policies build on it:
-
-- `KernelPool` (borrow and return, notebook-http): each kernel is lent to one request at a
-  time; a request borrows the kernel idle longest (so sequential requests go round robin) or
-  waits in a FIFO queue. One whose request timed out is interrupted (restarted if that doesn't
-  take) before it serves again. Many can live on one manager, each with its own settings.
-- `WarmPool` (take once and refill, websocket mode; warm_pool.py): a kernel leaves the pool
-  for good when `POST /api/kernels` takes it, and a replacement starts.
+Each kernel is lent to one request at a time; a request borrows the kernel idle longest (so
+sequential requests go round robin) or waits in a FIFO queue. A kernel whose request timed out
+is interrupted (restarted if that doesn't take) before it serves again; one that dies is
+replaced. Many pools can live on one manager, each with its own seed cells, folder and env.
 """
 
 from __future__ import annotations
@@ -31,102 +27,16 @@ from ...errors import (
     UnknownKernel,
 )
 from .connection import KernelConnection
-from .events import KernelEvent, KernelState, Reason
 from .execution import execute
 from .kernel import ManagedKernel
 from .launch import LaunchSpec
-from .tasks import BackgroundTasks
+from .pooling import STOP_TIMEOUT, Pool
 
 if TYPE_CHECKING:
     from .manager import MappingKernelManager
 
 INTERRUPT_GRACE = 5.0
-STOP_TIMEOUT = 10.0
-GONE_STATES = frozenset({KernelState.DEAD, KernelState.GONE})
 log = logging.getLogger(__name__)
-
-
-def missing(size: int, members: int, starting: int) -> int:
-    """How many kernels to start for a pool of `size` to be full again."""
-    return max(size - members - starting, 0)
-
-
-class Pool:
-    """Members launched by `launch_member`, kept at `size`: one that dies or is shut down is
-    replaced in the background (until `stop`)."""
-
-    leaving = GONE_STATES  # the states in which a member leaves the pool
-
-    def __init__(self, manager: MappingKernelManager, size: int, owner: str) -> None:
-        self.manager = manager
-        self.size = size
-        self.members: dict[str, ManagedKernel] = {}  # oldest first
-        self.starting = 0
-        self.stopping = False
-        self.tasks = BackgroundTasks(owner)
-        self._unsubscribe = manager.events.subscribe(self._on_event)
-
-    async def launch_member(self) -> ManagedKernel:
-        """Start one kernel for the pool (the policy's way)."""
-        raise NotImplementedError
-
-    def joined(self, kernel: ManagedKernel) -> None:
-        """A new member is ready to serve."""
-
-    def left(self, kernel: ManagedKernel) -> None:
-        """A member died or was shut down."""
-
-    def kernel_ids(self) -> list[str]:
-        """The members' ids, oldest first."""
-        return list(self.members)
-
-    async def fill(self) -> None:
-        """Start kernels until the pool is full (counting those already starting)."""
-        count = missing(self.size, len(self.members), self.starting)
-        self.starting += count
-        await asyncio.gather(*(self._add_one() for _ in range(count)))
-
-    async def _add_one(self) -> None:
-        try:
-            kernel = await self.launch_member()
-        finally:
-            self.starting -= 1
-        if self.stopping or kernel.is_gone:
-            with contextlib.suppress(UnknownKernel):
-                await self.manager.discard(kernel.id, Reason.SHUTDOWN, now=True)
-            return
-        self.members[kernel.id] = kernel
-        self.joined(kernel)
-
-    def release(self, kernel: ManagedKernel) -> None:
-        """Take a member out of the pool for good (it is the caller's now)."""
-        self.members.pop(kernel.id, None)
-
-    def _on_event(self, event: KernelEvent) -> None:
-        """The one "kernel is gone" path for pools: drop a member that died or went away."""
-        kernel = self.members.get(event.kernel_id)
-        if kernel is None or event.new not in self.leaving:
-            return
-        del self.members[event.kernel_id]
-        self.left(kernel)
-        if not self.stopping:
-            self.tasks.run(self.replace(), "a replacement kernel")
-
-    async def replace(self) -> None:
-        await self.fill()
-        log.info("%s: a new kernel replaced one that went away", self.tasks.owner)
-
-    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop refilling, let upkeep under way end (up to `timeout` s), shut the members down."""
-        self.stopping = True
-        await self.tasks.wait(timeout)
-        self._unsubscribe()
-        members, self.members = list(self.members), {}
-        await asyncio.gather(*(self._shut_down(kernel_id) for kernel_id in members))
-
-    async def _shut_down(self, kernel_id: str) -> None:
-        with contextlib.suppress(UnknownKernel):
-            await self.manager.discard(kernel_id, Reason.SHUTDOWN)
 
 
 class KernelPool(Pool):

@@ -44,6 +44,17 @@ class Readiness:
         self.discard = discard
         self.log = log
 
+    def watch(self, kernel: ManagedKernel) -> None:
+        """A kernel's process was launched: it is STARTING; connect, and follow its restarts
+        and death (jupyter_client's restarter callbacks)."""
+        kernel.transition(KernelState.STARTING, Reason.LAUNCH)
+        kernel.connection.open()
+        km = kernel.km
+        km.restart_on_death = kernel.spec.restart_on_death  # read by its restarter at a death
+        km.on_started = lambda: self.on_started(kernel)
+        km.add_restart_callback(lambda: self.on_auto_restart(kernel), "restart")
+        km.add_restart_callback(lambda: self.on_death(kernel), "dead")
+
     async def make_ready(self, kernel: ManagedKernel, wait: bool) -> None:
         """READY once answering and seeded: awaited, or (`wait` False, no seed cells) in the
         background, the kernel being handed out meanwhile as STARTING."""

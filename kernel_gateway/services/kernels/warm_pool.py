@@ -23,7 +23,7 @@ from .events import KernelState, Reason
 from .execution import execute
 from .kernel import ManagedKernel
 from .launch import LaunchSpec
-from .pool import Pool
+from .pooling import Pool
 
 if TYPE_CHECKING:
     from .manager import MappingKernelManager

@@ -28,7 +28,7 @@ from kernel_gateway.errors import UnknownKernel
 from kernel_gateway.services.kernels.events import KernelState
 from kernel_gateway.services.kernels.kernel import ManagedKernel
 from kernel_gateway.services.kernels.manager import MappingKernelManager
-from kernel_gateway.services.kernels.pool import missing
+from kernel_gateway.services.kernels.pooling import missing
 from kernel_gateway.services.kernels.warm_pool import can_stand_in, environment_code
 
 # -- environment_code ------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Any
 from traitlets import Bool, List, Unicode
 
 from ..base.websocket import OpenWebSockets
-from ..errors import CellError, GatewayError, StartupError
 from ..personality import GatewayContext, Personality, Route
 from ..seed import code_cells
+from ..services.kernels.launch import start_up
 from ..services.kernels.policy import chosen_kernel_name
 from ..services.sessions import SessionManager
 from .channels import ChannelsHandler
@@ -121,14 +121,10 @@ class JupyterWebsocketPersonality(Personality):
         manager = self.context.kernel_manager
         self._unsubscribe = manager.events.subscribe(self.hubs.on_event)
         count = self.context.prespawn_count or 0
-        try:
+        with start_up("A kernel"):
             await asyncio.gather(*(manager.start_kernel() for _ in range(count)))
             await manager.start_warm_pool(self.context.kernel_pool_size)
             manager.start_culling()
-        except CellError as err:
-            raise StartupError(f"A seed cell failed: {err}") from err
-        except (GatewayError, TimeoutError, OSError, RuntimeError) as err:
-            raise StartupError(f"A kernel failed to start: {err}") from err
 
     async def stop(self) -> None:
         """Close every websocket; the app shuts the kernels down afterwards."""

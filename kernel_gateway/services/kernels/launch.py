@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +20,14 @@ from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRes
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from traitlets import default
 
-from ...errors import KernelStartFailed, KernelUnavailable, UnknownKernel
+from ...errors import (
+    CellError,
+    GatewayError,
+    KernelStartFailed,
+    KernelUnavailable,
+    StartupError,
+    UnknownKernel,
+)
 from .events import Reason
 from .kernel import ManagedKernel
 from .policy import KernelPolicy, kernel_env
@@ -161,6 +168,18 @@ async def settle(km: GatewayKernelManager, timeout: float) -> None:
         ready = cast("asyncio.Future[None]", km.ready)  # an asyncio future in a running loop
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(ready), deadline - time.monotonic())
+
+
+@contextlib.contextmanager
+def start_up(what: str) -> Iterator[None]:
+    """Turn a kernel start that failed at the gateway's start-up into a StartupError naming
+    `what` (or the seed cell that failed): the one translation, for every mode."""
+    try:
+        yield
+    except CellError as err:
+        raise StartupError(f"A seed cell failed: {err}") from err
+    except (GatewayError, TimeoutError, OSError, RuntimeError) as err:
+        raise StartupError(f"{what} failed to start: {err}") from err
 
 
 def forget_failed_launch(manager: AsyncMultiKernelManager, kernel_id: str) -> None:

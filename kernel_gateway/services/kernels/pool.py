@@ -17,19 +17,15 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from ...errors import (
-    CellError,
     CellTimeout,
-    GatewayError,
     KernelQueueFull,
-    KernelStartFailed,
     KernelUnavailable,
-    StartupError,
     UnknownKernel,
 )
 from .connection import KernelConnection
 from .execution import execute
 from .kernel import ManagedKernel
-from .launch import LaunchSpec
+from .launch import LaunchSpec, start_up
 from .pooling import STOP_TIMEOUT, Pool
 
 if TYPE_CHECKING:
@@ -85,15 +81,11 @@ class KernelPool(Pool):
 
     async def start(self) -> None:
         """Start and seed every kernel; StartupError if any fails."""
-        try:
+        with start_up("A kernel of the pool"):
             self.spec = self.manager.launch_spec(
                 self.kernel_name, self.env, False, self.seed_cells, self.cwd
             )
             await self.fill()
-        except CellError as err:
-            raise StartupError(f"A seed cell failed: {err}") from err
-        except (GatewayError, KernelStartFailed, OSError, RuntimeError) as err:
-            raise StartupError(f"A kernel of the pool failed to start: {err}") from err
 
     async def launch_member(self) -> ManagedKernel:
         assert self.spec is not None, "start() first"
@@ -117,7 +109,7 @@ class KernelPool(Pool):
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._all_back.wait(), timeout)
         self._idle.clear()
-        await super().stop(timeout)
+        await super().stop()
 
     # -- lending -----------------------------------------------------------------------------
 

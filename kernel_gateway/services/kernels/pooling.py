@@ -96,7 +96,8 @@ class Pool:
         log.info("%s: a new kernel replaced one that went away", self.tasks.owner)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop refilling, let upkeep under way end (up to `timeout` s), shut the members down."""
+        """Stop refilling, let upkeep under way end (up to `timeout` s: a refill's launch
+        cancelled half way would leak its kernel), shut the members down."""
         self.stopping = True
         await self.tasks.wait(timeout)
         self._unsubscribe()

@@ -303,8 +303,7 @@ def test_every_option_has_a_kg_variable_named_in_its_help() -> None:
 
 
 def test_kernel_pool_size_is_the_number_of_warm_kernels(gateway_factory: GatewayFactory) -> None:
-    gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")
-    time.sleep(0.5)
+    gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")  # filled before serving
     assert len(child_pids(gateway.process.pid)) == 1
 
 
@@ -316,7 +315,7 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(
         slow.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # ...and nothing more
         started = time.monotonic()
         assert slow.recv(1024) == b""  # closed by the gateway
-        assert 0.5 < time.monotonic() - started < 5
+        assert time.monotonic() - started > 0.5  # after the idle timeout, not at once
     assert gateway.request("GET", "/api")[0] == 200
 
 

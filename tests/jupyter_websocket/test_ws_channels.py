@@ -98,9 +98,9 @@ async def test_same_session_id_gets_each_its_own_replies(gateway: Gateway, kerne
 
 async def test_interrupt_stops_a_running_cell(gateway: Gateway, kernel_id: str) -> None:
     ws = await KernelSocket.open(gateway.ws_url, kernel_id)
-    msg_id = await ws.send("shell", "execute_request", {"code": "import time; time.sleep(60)"})
-    await ws.wait_for("execute_input", msg_id)
-    await asyncio.sleep(0.5)
+    code = "import time; print('sleeping', flush=True); time.sleep(60)"
+    msg_id = await ws.send("shell", "execute_request", {"code": code})
+    await ws.wait_for("stream", msg_id)  # the cell is in its sleep
     status, _, _ = gateway.request("POST", f"/api/kernels/{kernel_id}/interrupt")
     assert status == 204
     messages = await ws.replies_to(msg_id, "execute_reply")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import Gateway, GatewayFactory
+from conftest import Gateway, GatewayFactory, child_pids
 from ws_client import KernelSocket, stdout
 
 
@@ -254,3 +256,18 @@ async def test_code_sent_the_moment_a_kernel_is_created_is_answered(gateway: Gat
     assert stdout(await ws.execute("print('first')")) == "first\n"  # held until it listens
     await ws.close()
     gateway.request("DELETE", f"/api/kernels/{kernel['id']}")
+
+
+async def test_a_warm_kernel_killed_while_idle_gives_a_fresh_working_kernel(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")
+    (warm_pid,) = child_pids(gateway.process.pid)
+    os.kill(warm_pid, signal.SIGKILL)
+
+    kernel = start(gateway)
+
+    ws = await KernelSocket.open(gateway.ws_url, kernel["id"])
+    pid = int(stdout(await ws.execute("import os; print(os.getpid())")))  # no message lost
+    assert pid != warm_pid
+    await ws.close()

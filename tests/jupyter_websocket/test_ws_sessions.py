@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import Gateway, GatewayFactory
+from ws_client import KernelSocket
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,23 @@ def test_concurrent_creates_for_one_path_share_a_session(gateway: Gateway) -> No
     assert len(ids) == 1
     assert len(kernel_ids(gateway) - before) == 1
     gateway.request("DELETE", f"/api/sessions/{ids.pop()}")
+
+
+async def test_a_kernel_shut_down_takes_its_sessions_and_websockets_with_it(
+    gateway: Gateway,
+) -> None:
+    session = create(gateway, {"path": "gone.ipynb", "type": "notebook"})
+    kernel_id = session["kernel"]["id"]
+    ws = await KernelSocket.open(gateway.ws_url, kernel_id)
+
+    assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204
+
+    while await ws.receive() is not None:
+        pass
+    assert ws.conn.close_code == 1001
+    assert gateway.request("GET", f"/api/sessions/{session['id']}")[0] == 404
+    status, sessions = gateway.json("GET", "/api/sessions")
+    assert status == 200
+    assert isinstance(sessions, list)
+    assert session["id"] not in [listed["id"] for listed in sessions]
+    await ws.close()

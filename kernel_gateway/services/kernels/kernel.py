@@ -50,6 +50,7 @@ class ManagedKernel:
         self.km = km
         self.connection = KernelConnection(kernel_id, km)
         self.handed_out = False
+        self.restarts = 0  # how many times it was restarted (automatically or not)
         self.launched_at = launched_at  # time.monotonic() when its launch began
         self.state: KernelState | None = None
         self._events = events
@@ -74,6 +75,7 @@ class ManagedKernel:
         now = time.monotonic()
         if new is KernelState.RESTARTING:
             self._since = now
+            self.restarts += 1
         duration = now - self._since if new is KernelState.READY else None
         self.state = new
         if new in SETTLED:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .manager import MappingKernelManager
 
 APPLY_TIMEOUT = 10.0
+PROBE_TIMEOUT = 2.0  # a warm kernel that doesn't answer kernel_info by then is dropped
 
 
 def environment_code(env: Mapping[str, str]) -> str:
@@ -92,7 +93,9 @@ class WarmPool(Pool):
             self.release(kernel)
             self.tasks.run(self.fill(), "a warm kernel")
             try:
-                if await self.usable(kernel) and await self.apply_env(kernel.connection, env):
+                restarts = kernel.restarts
+                usable = await self.usable(kernel) and await self.apply_env(kernel.connection, env)
+                if usable and kernel.is_ready and kernel.restarts == restarts:  # same process
                     return kernel
             except (KernelUnavailable, CellTimeout):
                 pass  # it died while waiting
@@ -101,9 +104,16 @@ class WarmPool(Pool):
 
     @staticmethod
     async def usable(kernel: ManagedKernel) -> bool:
-        """Whether a warm kernel is READY and its process still runs (it may have died while
-        waiting, before the restarter noticed)."""
-        return kernel.is_ready and bool(await kernel.km.is_alive())
+        """Whether a warm kernel is READY, its process runs and it still answers: one that
+        died while waiting (before the restarter noticed) would lose what its new client
+        sends before the restart."""
+        if not kernel.is_ready or not await kernel.km.is_alive():
+            return False
+        try:
+            await kernel.connection.wait_ready(PROBE_TIMEOUT)
+        except TimeoutError:
+            return False
+        return True
 
     @staticmethod
     async def apply_env(connection: KernelConnection, env: Mapping[str, str]) -> bool:

@@ -125,7 +125,7 @@ async def test_a_request_past_its_timeout_raises_cell_timeout() -> None:
         with pytest.raises(CellTimeout, match=r"longer than 0\.5 seconds"):
             await execute(connection, ["import time; time.sleep(30)"], timeout=0.5)
 
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 25  # not the end of the 30 s sleep
         assert connection.execution_state == "busy"
 
 

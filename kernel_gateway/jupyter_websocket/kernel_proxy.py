@@ -77,8 +77,8 @@ class KernelProxyHandler(ProxyHandler):
         if not ports:
             raise Forbidden(f"The kernel proxy is off: {ENABLE_HINT}")
         kernel_id, port = self.path_kwargs["kernel_id"], int(self.path_kwargs["port"])
-        self.kernel_manager.connection(kernel_id)  # UnknownKernel for any other id
-        info = self.kernel_manager.get_kernel(kernel_id).get_connection_info()
+        kernel = self.kernel_manager.get(kernel_id)  # UnknownKernel for any other id
+        info = kernel.km.get_connection_info()
         check_port(port, info, ports)
         prefix = PREFIX.fullmatch(self.request.path)
         assert prefix is not None, "the route's pattern matched this path"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -258,12 +259,27 @@ async def test_code_sent_the_moment_a_kernel_is_created_is_answered(gateway: Gat
     gateway.request("DELETE", f"/api/kernels/{kernel['id']}")
 
 
+def reapable(pid: int) -> bool:
+    """Whether process `pid` has exited for good (a zombie whose threads are all gone), or
+    was reaped already."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status and len(threads) <= 1
+
+
 async def test_a_warm_kernel_killed_while_idle_gives_a_fresh_working_kernel(
     gateway_factory: GatewayFactory,
 ) -> None:
     gateway = gateway_factory("--KernelGatewayApp.kernel_pool_size=1")
     (warm_pid,) = child_pids(gateway.process.pid)
     os.kill(warm_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not reapable(warm_pid):  # dead for its parent too: every thread has exited
+        assert time.monotonic() < deadline, "the killed kernel's threads never exited"
+        await asyncio.sleep(0.01)
 
     kernel = start(gateway)
 

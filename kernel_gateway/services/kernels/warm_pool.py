@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .manager import MappingKernelManager
 
 APPLY_TIMEOUT = 10.0
-PROBE_TIMEOUT = 2.0  # a warm kernel that doesn't answer kernel_info by then is dropped
 
 
 def environment_code(env: Mapping[str, str]) -> str:
@@ -104,16 +103,11 @@ class WarmPool(Pool):
 
     @staticmethod
     async def usable(kernel: ManagedKernel) -> bool:
-        """Whether a warm kernel is READY, its process runs and it still answers: one that
-        died while waiting (before the restarter noticed) would lose what its new client
-        sends before the restart."""
-        if not kernel.is_ready or not await kernel.km.is_alive():
-            return False
-        try:
-            await kernel.connection.wait_ready(PROBE_TIMEOUT)
-        except TimeoutError:
-            return False
-        return True
+        """Whether a warm kernel is READY and its process runs: one that died while waiting,
+        before the restarter noticed, would lose what its new client sends first. (A process
+        killed a moment ago still counts as running until its threads have exited: asking the
+        kernel itself would close that gap too, for a round trip on every hand-out.)"""
+        return kernel.is_ready and bool(await kernel.km.is_alive())
 
     @staticmethod
     async def apply_env(connection: KernelConnection, env: Mapping[str, str]) -> bool:

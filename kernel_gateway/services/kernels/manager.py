@@ -21,7 +21,7 @@ from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRes
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import Bool, Integer, default
+from traitlets import Bool, CaselessStrEnum, Integer, default
 
 from ...errors import (
     CellError,
@@ -33,6 +33,7 @@ from ...errors import (
 )
 from .connection import KernelConnection
 from .culling import IdleCuller
+from .encryption import POLICIES, EncryptionReport, check_supported
 from .execution import execute
 from .messages import iso_time, status_message
 from .policy import KernelPolicy, check_env, client_env, kernel_env
@@ -100,6 +101,14 @@ class MappingKernelManager(AsyncMultiKernelManager):
         config=True, env="KG_CULL_BUSY"
     )
 
+    transport_encryption = CaselessStrEnum(
+        POLICIES,
+        "auto",
+        help="CurveZMQ on the gateway's ZeroMQ connections to its kernels: 'auto' encrypts "
+        "where the kernelspec declares supported_encryption ['curve'], 'required' refuses "
+        "kernels that can't, 'disabled' never encrypts (KG_TRANSPORT_ENCRYPTION env var)",
+    ).tag(config=True, env="KG_TRANSPORT_ENCRYPTION")
+
     @default("connection_dir")
     def _connection_dir_default(self) -> str:
         return jupyter_runtime_dir()
@@ -124,6 +133,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         # for these, and an automatic restart meanwhile leaves the seeding to them
         self._readying: dict[str, asyncio.Future[None]] = {}
         self.warm_pool: WarmPool | None = None
+        self.encryption_report = EncryptionReport(self.log)
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -197,7 +207,10 @@ class MappingKernelManager(AsyncMultiKernelManager):
         get that from jupyter_client's restarter). Raises KernelStartFailed when the launch
         fails, or the kernel dies or never answers.
         """
+        policy = self.transport_encryption
+        check_supported(policy, name, self.spec_manager.get_kernel_spec(name).metadata)
         options: dict[str, Any] = {"env": kernel_env(self.policy, env)}
+        options["transport_encryption"] = policy
         working_dir = options["env"].get("KERNEL_WORKING_DIR", "")
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
             options["cwd"] = working_dir
@@ -206,6 +219,9 @@ class MappingKernelManager(AsyncMultiKernelManager):
             kernel_id = await self._launch_process(name, options)
             try:
                 await self._attach(kernel_id, restart_on_death, wait_ready)
+                connection = self.connections.get(kernel_id)
+                encrypted = connection is not None and connection.encrypted
+                self.encryption_report.kernel_connected(name, encrypted, policy)
                 return kernel_id
             except KernelUnavailable as err:  # its connection closed: it died while starting
                 await self._discard_if_known(kernel_id)

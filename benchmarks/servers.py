@@ -35,10 +35,17 @@ class ServerStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class Gateway:
-    """One side of the comparison: a name and the virtualenv holding its CLI."""
+    """One side of the comparison: a name, the virtualenv holding its CLI, and options it
+    always gets."""
 
     side: str
     venv: Path
+    options: tuple[str, ...] = ()
+
+    @property
+    def is_ours(self) -> bool:
+        """Whether this side is our gateway (encrypted or not)."""
+        return self.venv == OUR_VENV
 
     @property
     def executable(self) -> Path:
@@ -51,7 +58,9 @@ class Gateway:
         return self.venv / "bin" / "python"
 
 
-OURS = Gateway("ours", OUR_VENV)
+ENCRYPTION_OPTION = "--MappingKernelManager.transport_encryption"
+OURS = Gateway("ours", OUR_VENV, (f"{ENCRYPTION_OPTION}=auto",))  # the default: CurveZMQ
+OURS_PLAIN = Gateway("plain", OUR_VENV, (f"{ENCRYPTION_OPTION}=disabled",))
 PEER = Gateway("peer", PEER_VENV)
 
 
@@ -223,6 +232,7 @@ def start_server(
     port = free_port()
     command = [
         str(gateway.executable),
+        *gateway.options,
         *args,
         f"--port={port}",
         f"--ip={HOST}",

@@ -113,6 +113,13 @@ class JupyterWebsocketPersonality(Personality):
             ),
         ]
 
+    def summary(self, url: str) -> list[str]:
+        """Where the kernels API and its description are."""
+        return [
+            f"Kernels API: {url}/api/kernels; websockets at {url}/api/kernels/<id>/channels",
+            f"API document: {url}/api/swagger.json (also .yaml)",
+        ]
+
     async def start(self) -> None:
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""
         manager = self.context.kernel_manager

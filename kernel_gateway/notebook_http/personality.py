@@ -12,8 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Integer, Unicode
+from traitlets import Bool, Dict, Integer, Unicode
 
+from ..config import Seconds
 from ..errors import StartupError
 from ..personality import GatewayContext, Personality, Route
 from ..services.kernels.pool import KernelPool
@@ -62,14 +63,15 @@ class NotebookHTTPPersonality(Personality):
     ).tag(config=True)
     max_body_size = Integer(
         10 * MiB,
+        min=0,
         help="Largest request body in bytes; larger ones get 413 (KG_MAX_BODY_SIZE env var)",
     ).tag(config=True, env="KG_MAX_BODY_SIZE")
-    request_timeout = Float(
+    request_timeout = Seconds(
         0.0,
         help="Seconds a request's cells may run before it gets 504 and the kernel is "
         "interrupted; 0 means no limit (KG_REQUEST_TIMEOUT env var)",
     ).tag(config=True, env="KG_REQUEST_TIMEOUT")
-    max_queue_wait = Float(
+    max_queue_wait = Seconds(
         0.0,
         help="Seconds a request may wait for a free kernel before it gets 503; 0 means "
         "as long as it takes (KG_MAX_QUEUE_WAIT env var)",
@@ -139,6 +141,21 @@ class NotebookHTTPPersonality(Personality):
                 )
             )
         return routes
+
+    def summary(self, url: str) -> list[str]:
+        """One line per endpoint (method and URL), then where the API's spec is."""
+        lines = [
+            f"Endpoint {method} {url}{route.path}"
+            for route in self.routes
+            for method in route.methods
+        ]
+        spec = f"{url}/_api/spec"
+        lines.append(
+            f"API spec: {spec}/swagger.json (Swagger 2.0), {spec}/openapi.json (OpenAPI 3.1)"
+        )
+        if self.allow_notebook_download:
+            lines.append(f"Notebook: {url}/_api/source")
+        return lines
 
     def server_body_limit(self) -> int:
         return self.max_body_size + MiB

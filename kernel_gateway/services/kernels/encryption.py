@@ -13,7 +13,6 @@ kernel supports it), `required` (refuse to start a kernel that can't encrypt).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,28 +75,13 @@ def check_supported(policy: str, kernel_name: str, metadata: Mapping[str, Any] |
         )
 
 
-class EncryptionReport:
-    """Says once per kernel name, at INFO, whether its kernels' connections are encrypted."""
-
-    def __init__(self, log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
-        self.log = log
-        self.told: dict[str, bool] = {}
-
-    def kernel_connected(self, kernel_name: str, encrypted: bool, policy: str) -> None:
-        """Log how kernels named `kernel_name` connect, the first time and whenever it changes."""
-        if self.told.get(kernel_name) is encrypted:
-            return
-        self.told[kernel_name] = encrypted
-        if encrypted:
-            self.log.info("Kernels %r: ZeroMQ traffic encrypted (CurveZMQ)", kernel_name)
-        elif policy == "disabled":
-            self.log.info(
-                "Kernels %r: ZeroMQ traffic in plain text (transport_encryption is disabled)",
-                kernel_name,
-            )
-        else:
-            self.log.info(
-                "Kernels %r: ZeroMQ traffic in plain text (the kernel did not get Curve keys: "
-                "its kernelspec does not declare supported_encryption ['curve'])",
-                kernel_name,
-            )
+def describe_transport(encrypted: bool, policy: str) -> str:
+    """How a kernel's ZeroMQ traffic travels, for its start-up log line."""
+    if encrypted:
+        return "ZeroMQ traffic encrypted (CurveZMQ)"
+    if policy == "disabled":
+        return "ZeroMQ traffic in plain text (transport_encryption is disabled)"
+    return (
+        "ZeroMQ traffic in plain text (its kernelspec does not declare "
+        "supported_encryption ['curve'])"
+    )

@@ -33,7 +33,7 @@ from ...errors import (
 )
 from .connection import KernelConnection
 from .culling import IdleCuller
-from .encryption import POLICIES, EncryptionReport, check_supported
+from .encryption import POLICIES, check_supported, describe_transport
 from .execution import execute
 from .messages import iso_time, status_message
 from .policy import KernelPolicy, check_env, client_env, kernel_env
@@ -88,11 +88,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     cull_idle_timeout = Integer(
         0,
+        min=0,
         help="Shut kernels down after this many idle seconds; 0 disables culling "
         "(KG_CULL_IDLE_TIMEOUT env var)",
     ).tag(config=True, env="KG_CULL_IDLE_TIMEOUT")
     cull_interval = Integer(
-        300, help="Seconds between checks for idle kernels (KG_CULL_INTERVAL env var)"
+        300, min=1, help="Seconds between checks for idle kernels (KG_CULL_INTERVAL env var)"
     ).tag(config=True, env="KG_CULL_INTERVAL")
     cull_connected = Bool(
         False, help="Cull idle kernels that still have clients (KG_CULL_CONNECTED env var)"
@@ -133,7 +134,6 @@ class MappingKernelManager(AsyncMultiKernelManager):
         # for these, and an automatic restart meanwhile leaves the seeding to them
         self._readying: dict[str, asyncio.Future[None]] = {}
         self.warm_pool: WarmPool | None = None
-        self.encryption_report = EncryptionReport(self.log)
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -215,13 +215,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if working_dir and os.path.isdir(working_dir):  # noqa: ASYNC240 (one stat, no I/O wait)
             options["cwd"] = working_dir
         attempts = 1 if restart_on_death else LAUNCHES_OF_A_KERNEL_NOT_RESTARTED
+        started = time.monotonic()
         for attempt in range(1, attempts + 1):
             kernel_id = await self._launch_process(name, options)
             try:
                 await self._attach(kernel_id, restart_on_death, wait_ready)
-                connection = self.connections.get(kernel_id)
-                encrypted = connection is not None and connection.encrypted
-                self.encryption_report.kernel_connected(name, encrypted, policy)
+                self._log_started(name, kernel_id, started)
                 return kernel_id
             except KernelUnavailable as err:  # its connection closed: it died while starting
                 await self._discard_if_known(kernel_id)
@@ -234,6 +233,20 @@ class MappingKernelManager(AsyncMultiKernelManager):
                     raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
                 raise
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _log_started(self, name: str, kernel_id: str, started: float) -> None:
+        """One INFO line per kernel: its name, id, start time, seeding and transport."""
+        connection = self.connections.get(kernel_id)
+        encrypted = connection is not None and connection.encrypted
+        seeds = len(self.policy.seed_cells)
+        self.log.info(
+            "Kernel %s %s started in %.0f ms%s; %s",
+            name,
+            kernel_id,
+            1000 * (time.monotonic() - started),
+            f" and seeded ({seeds} cell{'s' if seeds != 1 else ''})" if seeds else "",
+            describe_transport(encrypted, self.transport_encryption),
+        )
 
     async def _launch_process(self, name: str, options: dict[str, Any]) -> str:
         """Start a kernel's process through its provisioner; return the new kernel's id."""

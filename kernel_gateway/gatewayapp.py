@@ -41,6 +41,7 @@ from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
 from .seed import load_notebook
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
+from .services.kernels.specs import check_kernel
 from .services.proxy import PortRangesTrait, parse_port_ranges
 
 API_MODULES = {
@@ -422,6 +423,9 @@ class KernelGatewayApp(JupyterApp):
                 env_process_whitelist=tuple(self.env_process_whitelist),
             ),
         )
+        policy = kernel_manager.policy
+        first_kernel = policy.force_kernel_name or default_kernel
+        check_kernel(self.kernel_spec_manager, first_kernel or kernel_manager.default_kernel_name)
         context = GatewayContext(
             kernel_manager=kernel_manager,
             policy=self.access_policy(),

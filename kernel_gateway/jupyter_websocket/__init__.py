@@ -11,7 +11,7 @@ from traitlets import Bool, List, Unicode
 from ..base.websocket import OpenWebSockets
 from ..errors import CellError, GatewayError, StartupError
 from ..personality import GatewayContext, Personality, Route
-from ..seed import code_cells
+from ..seed import cell_positions, code_cells
 from ..services.sessions import SessionManager
 from .channels import ChannelsHandler
 from .handlers import (
@@ -55,7 +55,9 @@ class JupyterWebsocketPersonality(Personality):
         super().__init__(context, **kwargs)
         manager = context.kernel_manager
         if context.seed_notebook is not None:
-            manager.policy = replace(manager.policy, seed_cells=code_cells(context.seed_notebook))
+            seeds = code_cells(context.seed_notebook)
+            positions = cell_positions(context.seed_notebook, seeds)
+            manager.policy = replace(manager.policy, seed_cells=seeds, seed_positions=positions)
         self.sessions = SessionManager(manager)
         self.hubs = KernelHubs()
         self.proxied = OpenWebSockets()

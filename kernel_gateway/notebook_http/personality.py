@@ -17,8 +17,9 @@ from traitlets import Bool, Dict, Integer, Unicode
 from ..config import Seconds
 from ..errors import StartupError
 from ..personality import GatewayContext, Personality, Route
+from ..seed import cell_positions
 from ..services.kernels.pool import KernelPool
-from .cell.parser import ParsedNotebook
+from .cell.parser import ParsedNotebook, prefix_for
 from .endpoints import group_routes
 from .handlers import (
     EndpointHandler,
@@ -92,7 +93,9 @@ class NotebookHTTPPersonality(Personality):
         self.parsed = self.parse()
         self.routes = group_routes(self.parsed.endpoints)
         manager = context.kernel_manager
-        manager.policy = replace(manager.policy, seed_cells=self.parsed.seed_cells)
+        seeds = self.parsed.seed_cells
+        positions = cell_positions(context.seed_notebook, seeds)
+        manager.policy = replace(manager.policy, seed_cells=seeds, seed_positions=positions)
         size = context.prespawn_count if context.prespawn_count else 1
         self.pool = KernelPool(manager, size, context.default_kernel_name or None)
 
@@ -119,6 +122,7 @@ class NotebookHTTPPersonality(Personality):
             request_timeout=self.request_timeout,
             max_queue_wait=self.max_queue_wait,
             show_tracebacks=self.show_tracebacks,
+            comment_prefix=self.line_comment(),
         )
         endpoints = self.parsed.endpoints
         swagger = build_swagger(endpoints, self.title(), self.parsed.spec)
@@ -156,6 +160,12 @@ class NotebookHTTPPersonality(Personality):
         if self.allow_notebook_download:
             lines.append(f"Notebook: {url}/_api/source")
         return lines
+
+    def line_comment(self) -> str:
+        """The line-comment prefix of the notebook's language (annotations start with it)."""
+        overrides: dict[str | None, str] = {}
+        overrides.update(self.comment_prefix)
+        return prefix_for(self.parsed.language, overrides)
 
     def server_body_limit(self) -> int:
         return self.max_body_size + MiB

@@ -35,6 +35,7 @@ from .connection import KernelConnection
 from .culling import IdleCuller
 from .encryption import POLICIES, check_supported, describe_transport
 from .execution import execute
+from .failures import cell_failure
 from .messages import iso_time, status_message
 from .policy import KernelPolicy, check_env, client_env, kernel_env
 from .warm_pool import WarmPool
@@ -228,6 +229,8 @@ class MappingKernelManager(AsyncMultiKernelManager):
                     raise KernelStartFailed(f"Kernel {name!r} died while starting") from err
                 self.log.warning("Kernel %s died while starting; launching another", kernel_id)
             except BaseException as err:
+                if isinstance(err, CellError):  # the cause first, then the shutdown it causes
+                    self.log.error("Kernel %s %s: a seed cell failed: %s", name, kernel_id, err)
                 await self._discard_if_known(kernel_id)
                 if isinstance(err, TimeoutError):
                     raise KernelStartFailed(f"Kernel {name!r} started but {err}") from err
@@ -351,10 +354,10 @@ class MappingKernelManager(AsyncMultiKernelManager):
         await connection.wait_ready(KERNEL_READY_TIMEOUT)
         if not self.policy.seed_cells:
             return
-        for result in await execute(connection, self.policy.seed_cells):
+        seeds = self.policy.seed_cells
+        for index, result in enumerate(await execute(connection, seeds)):
             if result.error:
-                ename, evalue, trace = result.error
-                raise CellError(ename, evalue, list(trace))
+                raise cell_failure(result.error, self.policy.seed_position(index), seeds[index])
 
     # -- life events -------------------------------------------------------------------------
 

@@ -24,6 +24,12 @@ class KernelPolicy:
     force_kernel_name: str = ""
     env_process_whitelist: tuple[str, ...] = ()
     seed_cells: tuple[str, ...] = ()
+    # each seed cell's 1-based position in its notebook, for error messages (empty: 1, 2, ...)
+    seed_positions: tuple[int, ...] = ()
+
+    def seed_position(self, index: int) -> int:
+        """The notebook position of seed cell `index` (0-based among the seed cells)."""
+        return self.seed_positions[index] if index < len(self.seed_positions) else index + 1
 
 
 def client_env(requested: Mapping[str, Any], whitelist: Sequence[str]) -> dict[str, str]:

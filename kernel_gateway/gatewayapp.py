@@ -99,6 +99,14 @@ class KernelGatewayApp(JupyterApp):
     description = "Provisions Jupyter kernels and serves them over HTTP and websockets."
     aliases = aliases
     flags = base_flags
+    examples = """
+jupyter kernelgateway --port=8888 --auth_token=secret
+    kernels over REST and websockets (the Jupyter server API), for clients that send the token
+jupyter kernelgateway --api=notebook-http --seed_uri=etc/api_examples/hello.ipynb
+    the notebook's annotated cells (`# GET /hello`) as an HTTP API on http://127.0.0.1:8888
+
+Every option, with its KG_* variable: jupyter kernelgateway --help-all
+"""
 
     ip = option(Unicode("127.0.0.1", help="IP address on which to listen (KG_IP env var)"), "KG_IP")
     port = option(

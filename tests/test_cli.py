@@ -167,6 +167,18 @@ def test_help_all_has_every_option_of_kernel_gateway_3(help_all: str) -> None:
     assert [alias for alias in KG_ALIASES if alias not in blocks] == []
 
 
+def test_help_shows_two_examples_and_points_to_help_all() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stdout
+    examples = result.stdout.split("Examples\n--------\n", 1)[1]
+    commands = [line.strip() for line in examples.splitlines() if "jupyter kernelgateway" in line]
+    assert commands == [
+        "jupyter kernelgateway --port=8888 --auth_token=secret",
+        "jupyter kernelgateway --api=notebook-http --seed_uri=etc/api_examples/hello.ipynb",
+        "Every option, with its KG_* variable: jupyter kernelgateway --help-all",
+    ]
+
+
 def test_version_is_printed() -> None:
     from kernel_gateway import __version__
 

@@ -75,6 +75,16 @@ def check_supported(policy: str, kernel_name: str, metadata: Mapping[str, Any] |
         )
 
 
+def check_provisioned(policy: str, kernel_name: str, info: Mapping[str, Any]) -> None:
+    """Raise KernelStartFailed when `policy` is required and a launched kernel's connection
+    info carries no Curve key: its provisioner (a remote one, say) didn't provide them."""
+    if policy == "required" and not info.get("curve_publickey"):
+        raise KernelStartFailed(
+            f"Kernel {kernel_name!r} was launched without Curve keys (its provisioner doesn't "
+            "provide them) and transport_encryption is 'required' (KG_TRANSPORT_ENCRYPTION)"
+        )
+
+
 def describe_transport(encrypted: bool, policy: str) -> str:
     """How a kernel's ZeroMQ traffic travels, for its start-up log line."""
     if encrypted:

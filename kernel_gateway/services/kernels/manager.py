@@ -33,7 +33,7 @@ from ...errors import (
 )
 from .connection import KernelConnection
 from .culling import IdleCuller
-from .encryption import POLICIES, check_supported, describe_transport
+from .encryption import POLICIES, check_provisioned, check_supported, describe_transport
 from .execution import execute
 from .failures import cell_failure
 from .messages import iso_time, status_message
@@ -220,6 +220,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         for attempt in range(1, attempts + 1):
             kernel_id = await self._launch_process(name, options)
             try:
+                check_provisioned(policy, name, self.get_kernel(kernel_id).get_connection_info())
                 await self._attach(kernel_id, restart_on_death, wait_ready)
                 self._log_started(name, kernel_id, started)
                 return kernel_id

@@ -19,6 +19,7 @@ from zmq.utils.monitor import recv_monitor_message
 from kernel_gateway.errors import KernelStartFailed
 from kernel_gateway.services.kernels.encryption import (
     CurveKeys,
+    check_provisioned,
     check_supported,
     client_keys,
     describe_transport,
@@ -68,6 +69,17 @@ def test_required_refuses_a_kernel_without_curve_and_names_the_way_out() -> None
     for policy in ("auto", "disabled"):
         check_supported(policy, "r", {})  # raises nothing
     check_supported("required", "python3", {"supported_encryption": ["curve"]})
+
+
+def test_required_refuses_a_kernel_launched_without_keys_whoever_launched_it() -> None:
+    with pytest.raises(KernelStartFailed) as caught:
+        check_provisioned("required", "remote", {"ip": "10.0.0.7", "shell_port": 5000})
+    assert caught.value.message == (
+        "Kernel 'remote' was launched without Curve keys (its provisioner doesn't provide "
+        "them) and transport_encryption is 'required' (KG_TRANSPORT_ENCRYPTION)"
+    )
+    check_provisioned("auto", "remote", {"ip": "10.0.0.7"})  # raises nothing
+    check_provisioned("required", "remote", {"curve_publickey": "x" * 40})
 
 
 def test_client_keys_are_new_per_connection_and_authenticate_the_kernel() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the benchmarks package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.encryption import encryption_paired
 from benchmarks.measures import FULL, QUICK, Context, Metric
 from benchmarks.scenarios import SCENARIOS, TITLES, floor
 from benchmarks.servers import (
@@ -39,7 +40,7 @@ from benchmarks.servers import (
 )
 from benchmarks.stats import median, round_ratios
 
-ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7")
+ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8")
 SIDES = ("ours", "plain", "peer", "floor")
 
 
@@ -74,7 +75,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(ALL_SCENARIOS),
-        help="comma-separated scenario numbers (6 needs 2; 7 is the no-gateway floor)",
+        help="comma-separated scenario numbers (6 needs 2; 7 is the no-gateway floor; 8 pairs "
+        "ours encrypted and plain, with --encryption both)",
     )
     parser.add_argument(
         "--json", type=Path, default=BENCH_DIR / "results.json", help="results file"
@@ -107,6 +109,23 @@ def run_one(gateway: Gateway | None, key: str, ctx: Context, round_no: int) -> O
     seconds = time.monotonic() - start
     print(f"{seconds:.1f} s" + (f"\n  FAILED: {error}" if error else ""), flush=True)
     return Outcome(round_no, side, key, tuple(metrics), error, seconds, load_average())
+
+
+def run_paired(ctx: Context, round_no: int) -> list[Outcome]:
+    """Scenario 8 (ours encrypted and plain, requests alternating): one Outcome per side."""
+    print(f"round {round_no} both  s8 {TITLES['8']} ...", end=" ", flush=True)
+    start = time.monotonic()
+    try:
+        metrics, error = encryption_paired(ctx), None
+    except Exception as err:  # the harness reports any failure and goes on with the next one
+        metrics, error = {}, f"{type(err).__name__}: {err}"
+        (ctx.log_dir / "both-s8-traceback.txt").write_text(traceback.format_exc())
+    seconds = time.monotonic() - start
+    print(f"{seconds:.1f} s" + (f"\n  FAILED: {error}" if error else ""), flush=True)
+    return [
+        Outcome(round_no, side, "8", tuple(metrics.get(side, ())), error, seconds, load_average())
+        for side in ("ours", "plain")
+    ]
 
 
 def summarize(outcomes: list[Outcome], rounds: int) -> list[dict[str, object]]:
@@ -219,12 +238,14 @@ def render_encryption_rounds(rows: list[dict[str, object]]) -> str:
 def run_rounds(args: argparse.Namespace, gateways: list[Gateway], ctx: Context) -> list[Outcome]:
     """Run the chosen scenarios round by round: every side in turn, then the floor."""
     outcomes = []
-    gateway_keys = [key for key in args.chosen if key in SCENARIOS]
+    gateway_keys = [key for key in args.chosen if key in SCENARIOS]  # 7 and 8 run apart
     for round_no in range(1, args.rounds + 1):
         for gateway in gateways:
             outcomes += [run_one(gateway, key, ctx, round_no) for key in gateway_keys]
         if "7" in args.chosen:
             outcomes.append(run_one(None, "7", ctx, round_no))
+        if "8" in args.chosen and {OURS, OURS_PLAIN} <= set(gateways):
+            outcomes += run_paired(ctx, round_no)
     return outcomes
 
 

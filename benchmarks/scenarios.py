@@ -335,4 +335,5 @@ TITLES = {
     **{key: title for key, (title, _) in SCENARIOS.items()},
     "6": "memory and CPU (measured inside 1, 2, 3, 5)",
     "7": "floor: no gateway (kernel from .venv, raw ZeroMQ client)",
+    "8": "encryption cost: ours encrypted and plain side by side, requests alternating",
 }

@@ -12,20 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
-from benchmarks.clients import HttpClient, KernelSocket, expect_status_and_body
+from benchmarks.clients import (
+    Check,
+    HttpClient,
+    HttpRequest,
+    KernelSocket,
+    LoadResult,
+    expect_json_echo,
+    expect_status_and_body,
+    fixed_time_load,
+    sequential_latencies,
+)
 from benchmarks.make_notebooks import HELLO_BODY, HTTP_NOTEBOOK
 from benchmarks.measures import Context, Metric
 from benchmarks.procfs import cpu_seconds, tree_cpu_seconds
-from benchmarks.scenarios import EXECUTE_CODE, HELLO, _create_kernel, _ws_url
+from benchmarks.scenarios import (
+    ECHO,
+    ECHO_PAYLOAD,
+    EXECUTE_CODE,
+    HELLO,
+    _create_kernel,
+    _ws_url,
+)
 from benchmarks.servers import OURS, OURS_PLAIN, RunningServer, serving
 from benchmarks.stats import percentile
 
 SIDES = (OURS, OURS_PLAIN)
 TIME_LIMIT = 120.0
 HTTP_ARGS = ["--api=notebook-http", f"--seed_uri={HTTP_NOTEBOOK}", "--prespawn_count=1"]
+LOAD_ARGS = ["--api=notebook-http", f"--seed_uri={HTTP_NOTEBOOK}", "--prespawn_count=2"]
 WS_ARGS = ["--api=jupyter-websocket"]
 
 
@@ -131,8 +150,44 @@ def paired_ws(ctx: Context) -> list[list[Metric]]:
         return asyncio.run(_paired_executes(servers, ctx))
 
 
+def paired_load(ctx: Context, request: HttpRequest, check: Check) -> list[list[Metric]]:
+    """Both gateways (pools of 2) loaded at the same time, half the clients each; req/s."""
+    clients = max(ctx.budget.load_clients // 2, 1)
+    label = f"paired {request.method} {request.path} req/s ({clients}+{clients} clients at once)"
+    name = f"s8-load-{request.path.strip('/')}"
+    with both_serving(ctx, LOAD_ARGS, HELLO.path, name) as servers:
+        for server in servers:
+            sequential_latencies(server.port, request, check, ctx.budget.warmup, 30.0)
+        results: list[LoadResult | None] = [None, None]
+
+        def load(side: int) -> None:
+            port = servers[side].port
+            results[side] = fixed_time_load(
+                port, request, check, clients, ctx.budget.load_seconds, 200_000
+            )
+
+        threads = [threading.Thread(target=load, args=(side,)) for side in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    metrics = []
+    for side, result in zip(SIDES, results, strict=True):
+        if result is None or result.errors:
+            raise RuntimeError(f"{side.side} {label}: {result}")
+        metrics.append([Metric("8", label, "req/s", "higher", result.rate)])
+    return metrics
+
+
 def encryption_paired(ctx: Context) -> dict[str, list[Metric]]:
     """Scenario 8: side name ("ours", "plain") -> its paired metrics."""
-    http = paired_http(ctx)
-    ws = paired_ws(ctx)
-    return {side.side: [*http[index], *ws[index]] for index, side in enumerate(SIDES)}
+    parts = [
+        paired_http(ctx),
+        paired_ws(ctx),
+        paired_load(ctx, HELLO, expect_status_and_body(HELLO_BODY.encode())),
+        paired_load(ctx, ECHO, expect_json_echo(ECHO_PAYLOAD)),
+    ]
+    return {
+        side.side: [metric for part in parts for metric in part[index]]
+        for index, side in enumerate(SIDES)
+    }

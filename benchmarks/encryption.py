@@ -5,14 +5,14 @@ Our gateway runs twice side by side, encrypted (the default) and plain
 alternates too), so both see the same machine load at the same moment: on a shared machine the
 load moves more between two scenarios a minute apart than encryption costs. The rows are each
 side's p50 and its CPU per request: of the gateway alone, and of the gateway with its kernels
-(Curve runs at both ends of every ZeroMQ connection).
+(Curve runs at both ends of every ZeroMQ connection); then each side's throughput under 8
+clients, measured in short blocks of load that alternate between the two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -21,7 +21,6 @@ from benchmarks.clients import (
     HttpClient,
     HttpRequest,
     KernelSocket,
-    LoadResult,
     expect_json_echo,
     expect_status_and_body,
     fixed_time_load,
@@ -44,6 +43,7 @@ from benchmarks.stats import percentile
 SIDES = (OURS, OURS_PLAIN)
 TIME_LIMIT = 120.0
 HTTP_ARGS = ["--api=notebook-http", f"--seed_uri={HTTP_NOTEBOOK}", "--prespawn_count=1"]
+LOAD_BLOCKS = 20  # blocks of load in all, half of them per side
 LOAD_ARGS = ["--api=notebook-http", f"--seed_uri={HTTP_NOTEBOOK}", "--prespawn_count=2"]
 WS_ARGS = ["--api=jupyter-websocket"]
 
@@ -151,32 +151,26 @@ def paired_ws(ctx: Context) -> list[list[Metric]]:
 
 
 def paired_load(ctx: Context, request: HttpRequest, check: Check) -> list[list[Metric]]:
-    """Both gateways (pools of 2) loaded at the same time, half the clients each; req/s."""
-    clients = max(ctx.budget.load_clients // 2, 1)
-    label = f"paired {request.method} {request.path} req/s ({clients}+{clients} clients at once)"
+    """Both gateways (pools of 2) loaded in short blocks that alternate between them (which
+    one goes first alternates too); correct answers per second over all of a side's blocks."""
+    clients = ctx.budget.load_clients
+    label = f"paired {request.method} {request.path} req/s ({clients} clients, alternating)"
     name = f"s8-load-{request.path.strip('/')}"
+    block = ctx.budget.load_seconds / LOAD_BLOCKS * 2  # each side gets load_seconds in all
+    totals = [[0, 0.0], [0, 0.0]]  # per side: correct answers, seconds
     with both_serving(ctx, LOAD_ARGS, HELLO.path, name) as servers:
         for server in servers:
             sequential_latencies(server.port, request, check, ctx.budget.warmup, 30.0)
-        results: list[LoadResult | None] = [None, None]
-
-        def load(side: int) -> None:
-            port = servers[side].port
-            results[side] = fixed_time_load(
-                port, request, check, clients, ctx.budget.load_seconds, 200_000
-            )
-
-        threads = [threading.Thread(target=load, args=(side,)) for side in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    metrics = []
-    for side, result in zip(SIDES, results, strict=True):
-        if result is None or result.errors:
-            raise RuntimeError(f"{side.side} {label}: {result}")
-        metrics.append([Metric("8", label, "req/s", "higher", result.rate)])
-    return metrics
+        for index in range(LOAD_BLOCKS // 2):
+            for side in (0, 1) if index % 2 == 0 else (1, 0):
+                result = fixed_time_load(
+                    servers[side].port, request, check, clients, block, 200_000
+                )
+                if result.errors:
+                    raise RuntimeError(f"{SIDES[side].side} {label}: {result.error_samples}")
+                totals[side][0] += result.ok
+                totals[side][1] += result.elapsed
+    return [[Metric("8", label, "req/s", "higher", ok / seconds)] for ok, seconds in totals]
 
 
 def encryption_paired(ctx: Context) -> dict[str, list[Metric]]:

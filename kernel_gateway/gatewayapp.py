@@ -295,7 +295,7 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
         "KG_KERNEL_PROXY_PORTS",
     )
     kernel_proxy_timeout = option(
-        Float(
+        Seconds(
             30.0,
             help="Seconds the kernel proxy waits for a connection, then for the head of an "
             "answer, before it answers 504 (KG_KERNEL_PROXY_TIMEOUT env var)",

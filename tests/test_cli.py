@@ -336,6 +336,7 @@ BAD_VALUES = [
     ({"KG_KERNEL_POOL_SIZE": "-2"}, (), "KG_KERNEL_POOL_SIZE: expected an int of 0 or more"),
     ({"KG_WS_PING_INTERVAL_SECS": "-2"}, (), "KG_WS_PING_INTERVAL_SECS: expected an int of 0"),
     ({"KG_HTTP_IDLE_TIMEOUT": "-2"}, (), "KG_HTTP_IDLE_TIMEOUT: expected a finite number"),
+    ({"KG_KERNEL_PROXY_TIMEOUT": "-1"}, (), "KG_KERNEL_PROXY_TIMEOUT: expected a finite number"),
     (
         {"KG_TRANSPORT_ENCRYPTION": "sometimes"},
         (),

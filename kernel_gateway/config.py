@@ -63,6 +63,8 @@ def expected(trait: TraitType) -> str:
     low, high = getattr(trait, "min", None), getattr(trait, "max", None)
     if high is not None and math.isinf(high):
         high = None
+    if low is not None and math.isinf(low):
+        low = None
     if low is not None and high is not None:
         return f"{trait.info()} from {low:g} to {high:g}"
     if low is not None:

@@ -23,7 +23,7 @@ from benchmarks.floor import FloorKernel
 from benchmarks.make_notebooks import HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
 from benchmarks.measures import Budget, Context, Metric
 from benchmarks.procfs import cpu_seconds, kernel_pids, rss_bytes
-from benchmarks.servers import OURS, Gateway, RunningServer, serving
+from benchmarks.servers import Gateway, RunningServer, serving
 from benchmarks.stats import percentile
 
 MIB = 1024 * 1024
@@ -228,7 +228,7 @@ async def _kernel_starts(server: RunningServer, budget: Budget) -> list[tuple[fl
 
 def kernel_start(gateway: Gateway, ctx: Context) -> list[Metric]:
     """Scenario 4: POST /api/kernels to the first kernel_info_reply on its websocket."""
-    extra = ["--KernelGatewayApp.kernel_pool_size=2"] if gateway == OURS else []
+    extra = ["--KernelGatewayApp.kernel_pool_size=2"] if gateway.is_ours else []
     with _ws_server(gateway, ctx, "s4", extra) as server:
         results = asyncio.run(_kernel_starts(server, ctx.budget))
     created, ready, deleted = zip(*results, strict=True)
@@ -335,4 +335,5 @@ TITLES = {
     **{key: title for key, (title, _) in SCENARIOS.items()},
     "6": "memory and CPU (measured inside 1, 2, 3, 5)",
     "7": "floor: no gateway (kernel from .venv, raw ZeroMQ client)",
+    "8": "encryption cost: ours encrypted and plain side by side, requests alternating",
 }

@@ -24,6 +24,7 @@ PEER_REQUIREMENTS = (f"jupyter-kernel-gateway=={PEER_VERSION}", "ipykernel")
 PEER_VENV = BENCH_DIR / f"kg-{PEER_VERSION}"
 OUR_VENV = ROOT / ".venv"
 START_TIMEOUT = 60.0
+PORT_ATTEMPTS = 3  # free ports tried when another process takes the one picked meanwhile
 STOP_TIMEOUT = 10.0
 HOST = "127.0.0.1"
 _INHERITED_PREFIXES = ("KG_", "JUPYTER_", "JPY_", "IPYTHON")
@@ -35,10 +36,17 @@ class ServerStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class Gateway:
-    """One side of the comparison: a name and the virtualenv holding its CLI."""
+    """One side of the comparison: a name, the virtualenv holding its CLI, and options it
+    always gets."""
 
     side: str
     venv: Path
+    options: tuple[str, ...] = ()
+
+    @property
+    def is_ours(self) -> bool:
+        """Whether this side is our gateway (encrypted or not)."""
+        return self.venv == OUR_VENV
 
     @property
     def executable(self) -> Path:
@@ -51,7 +59,9 @@ class Gateway:
         return self.venv / "bin" / "python"
 
 
-OURS = Gateway("ours", OUR_VENV)
+ENCRYPTION_OPTION = "--MappingKernelManager.transport_encryption"
+OURS = Gateway("ours", OUR_VENV, (f"{ENCRYPTION_OPTION}=auto",))  # the default: CurveZMQ
+OURS_PLAIN = Gateway("plain", OUR_VENV, (f"{ENCRYPTION_OPTION}=disabled",))
 PEER = Gateway("peer", PEER_VENV)
 
 
@@ -203,26 +213,16 @@ def _ready(port: int, path: str, expect: bytes | None) -> bool:
             body = response.read()
         finally:
             conn.close()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not ours yet: say a kernel's ZeroMQ port
         return False
     return response.status == 200 and (expect is None or expect in body)
 
 
-def start_server(
-    gateway: Gateway,
-    args: Sequence[str],
-    log_path: Path,
-    ready_path: str,
-    expect: bytes | None = None,
-) -> RunningServer:
-    """Start a gateway on a free port and wait until GET ready_path answers 200.
-
-    Raises ServerStartError (with the log tail) when the process exits or does not answer
-    within START_TIMEOUT.
-    """
-    port = free_port()
+def _launch(gateway: Gateway, args: Sequence[str], log_path: Path, port: int) -> RunningServer:
+    """Start a gateway process on `port`, its output to `log_path`."""
     command = [
         str(gateway.executable),
+        *gateway.options,
         *args,
         f"--port={port}",
         f"--ip={HOST}",
@@ -243,20 +243,40 @@ def start_server(
             )
         except OSError as err:
             raise ServerStartError(f"cannot run {command[0]}: {err}") from err
-    server = RunningServer(process, port, log_path)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
+    return RunningServer(process, port, log_path)
+
+
+def start_server(
+    gateway: Gateway,
+    args: Sequence[str],
+    log_path: Path,
+    ready_path: str,
+    expect: bytes | None = None,
+) -> RunningServer:
+    """Start a gateway on a free port and wait until GET ready_path answers 200.
+
+    The port was free when picked; if another process (a kernel, on a shared machine) took it
+    before the gateway listened, the gateway exits saying so and another port is tried.
+    Raises ServerStartError (with the log tail) when the process exits or does not answer
+    within START_TIMEOUT.
+    """
+    for _ in range(PORT_ATTEMPTS):
+        server = _launch(gateway, args, log_path, free_port())
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and server.process.poll() is None:
+            if _ready(server.port, ready_path, expect):
+                return server
+            time.sleep(0.1)
+        if server.process.poll() is None:
+            server.stop()
             raise ServerStartError(
-                f"{gateway.side} exited with code {process.returncode}\n{server.log_tail()}"
+                f"{gateway.side} did not answer GET {ready_path} within {START_TIMEOUT:.0f} s\n"
+                f"{server.log_tail()}"
             )
-        if _ready(port, ready_path, expect):
-            return server
-        time.sleep(0.1)
-    server.stop()
+        if "in use" not in server.log_tail():
+            break
     raise ServerStartError(
-        f"{gateway.side} did not answer GET {ready_path} within {START_TIMEOUT:.0f} s\n"
-        f"{server.log_tail()}"
+        f"{gateway.side} exited with code {server.process.returncode}\n{server.log_tail()}"
     )
 
 

@@ -17,14 +17,28 @@ unsets an option that may be None (`KG_MAX_KERNELS=` means no limit).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from traitlets import Bool, Container, Dict, HasTraits, TraitError, TraitType, Unicode
+from traitlets import Bool, Container, Dict, Float, HasTraits, TraitError, TraitType, Unicode
 from traitlets.config import Config, Configurable
 
 from .errors import StartupError
+
+
+class Seconds(Float):
+    """A duration option: a finite number of seconds, 0 or more."""
+
+    def __init__(self, default_value: float, **kwargs: Any) -> None:
+        super().__init__(default_value, min=0.0, **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> float:
+        seconds = float(super().validate(obj, value))
+        if not math.isfinite(seconds):
+            self.error(obj, value, info="a finite number of seconds")
+        return seconds
 
 
 def convert(trait: TraitType, raw: str) -> object:
@@ -44,6 +58,17 @@ def expected(trait: TraitType) -> str:
     """What a value of `trait` looks like, for error messages."""
     if isinstance(trait, Bool):
         return "true, false, 1 or 0"
+    if isinstance(trait, Seconds):
+        return "a finite number of seconds, 0 or more"
+    low, high = getattr(trait, "min", None), getattr(trait, "max", None)
+    if high is not None and math.isinf(high):
+        high = None
+    if low is not None and math.isinf(low):
+        low = None
+    if low is not None and high is not None:
+        return f"{trait.info()} from {low:g} to {high:g}"
+    if low is not None:
+        return f"{trait.info()} of {low:g} or more"
     return trait.info()
 
 

@@ -89,12 +89,19 @@ class PayloadTooLarge(GatewayError):
 
 
 class CellError(GatewayError):
-    """An endpoint's cell raised: `ename: evalue` is the message."""
+    """A cell raised: the message is `ename: evalue`, or says which cell and line (see
+    services/kernels/failures.py)."""
 
     status_code = 500
 
-    def __init__(self, ename: str, evalue: str, traceback: list[str] | None = None) -> None:
-        super().__init__(f"{ename}: {evalue}")
+    def __init__(
+        self,
+        ename: str,
+        evalue: str,
+        traceback: list[str] | None = None,
+        message: str | None = None,
+    ) -> None:
+        super().__init__(message or f"{ename}: {evalue}")
         self.ename = ename
         self.evalue = evalue
         self.traceback = traceback or []

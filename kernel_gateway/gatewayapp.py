@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import signal
 import sys
 from types import ModuleType
@@ -18,16 +19,29 @@ from jupyter_core.application import JupyterApp, NoStart, base_aliases, base_fla
 from tornado import web
 from tornado.httpserver import HTTPServer
 from traitlets import Any as TraitAny
-from traitlets import CBool, Float, Instance, Integer, List, TraitError, Type, Unicode, default
+from traitlets import (
+    Bunch,
+    CBool,
+    Instance,
+    Integer,
+    List,
+    TraitError,
+    Type,
+    Unicode,
+    default,
+    validate,
+)
 
 from . import serving
 from ._version import __version__
+from .access_log import AccessLog
 from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
-from .config import OnceEach, env_config, unset_in
+from .config import OnceEach, Seconds, env_config, unset_in
 from .errors import StartupError
 from .personality import GatewayContext, Personality, Route
 from .seed import parse_notebook_json, read_uri
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
+from .services.kernels.specs import check_kernel
 from .services.proxy import PortRangesTrait, parse_port_ranges
 
 API_MODULES = {
@@ -44,6 +58,9 @@ UNUSED_SERVER_OPTIONS = {
     "kernel_websocket_connection_class": "the websocket bridge is built in",
 }
 BODY_TIMEOUT = 600.0  # seconds a request body may take to arrive
+ANY_ADDRESS = ("", "0.0.0.0", "::")
+LOG_FORMAT = "[%(levelname)1.1s %(asctime)s.%(msecs)03d %(name)s] %(message)s"  # as Jupyter's
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_EFFECT = "Accepted from jupyter-kernel-gateway 3 config files; has no effect here"
 
 aliases = {
@@ -65,6 +82,7 @@ aliases = {
     "force_kernel_name": "KernelGatewayApp.force_kernel_name",
     "max_kernels": "KernelGatewayApp.max_kernels",
     "shutdown_grace_period": "KernelGatewayApp.shutdown_grace_period",
+    "log_requests": "KernelGatewayApp.log_requests",
 }
 
 
@@ -81,12 +99,29 @@ class KernelGatewayApp(JupyterApp):
     description = "Provisions Jupyter kernels and serves them over HTTP and websockets."
     aliases = aliases
     flags = base_flags
+    examples = """
+jupyter kernelgateway --port=8888 --auth_token=secret
+    kernels over REST and websockets (the Jupyter server API), for clients that send the token
+jupyter kernelgateway --api=notebook-http --seed_uri=etc/api_examples/hello.ipynb
+    the notebook's annotated cells (`# GET /hello`) as an HTTP API on http://127.0.0.1:8888
+
+Every option, with its KG_* variable: jupyter kernelgateway --help-all
+"""
 
     ip = option(Unicode("127.0.0.1", help="IP address on which to listen (KG_IP env var)"), "KG_IP")
-    port = option(Integer(8888, help="Port on which to listen (KG_PORT env var)"), "KG_PORT")
+    port = option(
+        Integer(
+            8888,
+            min=0,
+            max=65535,
+            help="Port on which to listen, 1-65535; 0 picks a free one (KG_PORT env var)",
+        ),
+        "KG_PORT",
+    )
     port_retries = option(
         Integer(
             50,
+            min=0,
             help="Number of further ports to try if the port is in use (KG_PORT_RETRIES env var)",
         ),
         "KG_PORT_RETRIES",
@@ -132,6 +167,7 @@ class KernelGatewayApp(JupyterApp):
         Integer(
             None,
             allow_none=True,
+            min=0,
             help="Limits the number of kernels this gateway runs; unbounded by default "
             "(KG_MAX_KERNELS env var)",
         ),
@@ -141,6 +177,7 @@ class KernelGatewayApp(JupyterApp):
         Integer(
             None,
             allow_none=True,
+            min=0,
             help="Number of kernels to start at start-up with the default kernel; none "
             "by default in jupyter-websocket mode, 1 in notebook-http mode "
             "(KG_PRESPAWN_COUNT env var)",
@@ -150,6 +187,7 @@ class KernelGatewayApp(JupyterApp):
     kernel_pool_size = option(
         Integer(
             0,
+            min=0,
             help="jupyter-websocket mode: started kernels kept warm for POST /api/kernels to hand "
             "out at once; 0 disables the pool (KG_KERNEL_POOL_SIZE env var)",
         ),
@@ -216,6 +254,7 @@ class KernelGatewayApp(JupyterApp):
         Integer(
             None,
             allow_none=True,
+            min=0,
             help="Deprecated: TLS versions follow Python's defaults (KG_SSL_VERSION env var)",
         ),
         "KG_SSL_VERSION",
@@ -231,13 +270,14 @@ class KernelGatewayApp(JupyterApp):
     ws_ping_interval = option(
         Integer(
             30,
+            min=0,
             help="Seconds between websocket keepalive pings; 0 disables them "
             "(KG_WS_PING_INTERVAL_SECS env var)",
         ),
         "KG_WS_PING_INTERVAL_SECS",
     )
     http_idle_timeout = option(
-        Float(
+        Seconds(
             75.0,
             help="Seconds an HTTP connection may sit idle, or take to send a request's "
             "headers, before it is closed (KG_HTTP_IDLE_TIMEOUT env var)",
@@ -255,7 +295,7 @@ class KernelGatewayApp(JupyterApp):
         "KG_KERNEL_PROXY_PORTS",
     )
     kernel_proxy_timeout = option(
-        Float(
+        Seconds(
             30.0,
             help="Seconds the kernel proxy waits for a connection, then for the head of an "
             "answer, before it answers 504 (KG_KERNEL_PROXY_TIMEOUT env var)",
@@ -271,12 +311,22 @@ class KernelGatewayApp(JupyterApp):
         "KG_ENV_PROCESS_WHITELIST",
     )
     shutdown_grace_period = option(
-        Float(
+        Seconds(
             10.0,
             help="Seconds that in-flight requests get to finish at shutdown "
             "(KG_SHUTDOWN_GRACE_PERIOD env var)",
         ),
         "KG_SHUTDOWN_GRACE_PERIOD",
+    )
+
+    log_requests = option(
+        CBool(
+            False,
+            help="Log every request at INFO; by default successful (2xx) requests are logged "
+            "at DEBUG only, redirects at INFO, errors at WARNING and ERROR "
+            "(KG_LOG_REQUESTS env var)",
+        ),
+        "KG_LOG_REQUESTS",
     )
 
     kernel_manager_class = Type(
@@ -305,6 +355,20 @@ class KernelGatewayApp(JupyterApp):
     @default("config_file_name")
     def _config_file_name_default(self) -> str:
         return "jupyter_kernel_gateway_config"
+
+    @validate("base_url")
+    def _normalize_base_url(self, proposal: Bunch) -> str:
+        """`api2`, `/api2` and `/api2/` all mean `/api2/`: one leading and one trailing slash."""
+        path = str(proposal["value"]).strip("/")
+        return f"/{path}/" if path else "/"
+
+    @default("log_format")
+    def _log_format_default(self) -> str:
+        return LOG_FORMAT
+
+    @default("log_datefmt")
+    def _log_datefmt_default(self) -> str:
+        return LOG_DATE_FORMAT
 
     @property
     def classes(self) -> list[type]:  # type: ignore[override]
@@ -337,6 +401,7 @@ class KernelGatewayApp(JupyterApp):
             )
         if self.generate_config or self.show_config or self.show_config_json:
             return
+        self.adopt_library_logs()
         self.personality = self.create_personality()
 
     def check_kernel_counts(self) -> None:
@@ -347,6 +412,15 @@ class KernelGatewayApp(JupyterApp):
                 f"prespawn_count ({prespawn}) must be at most max_kernels ({limit}): "
                 "lower KG_PRESPAWN_COUNT or raise KG_MAX_KERNELS"
             )
+
+    def adopt_library_logs(self) -> None:
+        """Send the lines of tornado (errors in handlers, bad requests) and of the package's
+        own module loggers through the app's logger, so every line has the same format and
+        level; left alone they'd reach Python's last-resort handler, warnings only."""
+        for name in ("tornado", "kernel_gateway"):
+            library_log = logging.getLogger(name)
+            library_log.parent = self.log  # type: ignore[assignment]
+            library_log.propagate = True
 
     def create_personality(self) -> Personality:
         self.check_kernel_counts()
@@ -370,6 +444,9 @@ class KernelGatewayApp(JupyterApp):
                 env_process_whitelist=tuple(self.env_process_whitelist),
             ),
         )
+        policy = kernel_manager.policy
+        first_kernel = policy.force_kernel_name or default_kernel
+        check_kernel(self.kernel_spec_manager, first_kernel or kernel_manager.default_kernel_name)
         context = GatewayContext(
             kernel_manager=kernel_manager,
             policy=self.access_policy(),
@@ -415,8 +492,7 @@ class KernelGatewayApp(JupyterApp):
 
     def web_app(self, tracker: serving.RequestTracker) -> web.Application:
         """The tornado application: the personality's routes under base_url."""
-        base = "/" + self.base_url.strip("/")
-        prefix = "" if base == "/" else base
+        prefix = self.base_url.rstrip("/")
         shared = {"policy": self.personality.context.policy, "tracker": tracker}
         # the mode's routes first: a notebook's own `# GET /api` wins over the version route
         routes: list[Route] = [*self.personality.handlers(), (r"/api/?", APIVersionHandler, {})]
@@ -428,13 +504,14 @@ class KernelGatewayApp(JupyterApp):
             default_handler_class=NotFoundHandler,
             default_handler_args=shared,
             websocket_ping_interval=self.ws_ping_interval or None,
-            log_function=serving.log_request,
+            log_function=AccessLog(self.log, self.log_requests),
         )
 
     # -- serving -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start kernels, listen, and serve until SIGTERM or SIGINT; then shut down."""
+        """Start kernels, listen, and serve until SIGTERM or SIGINT (SIGHUP is ignored); then
+        shut down."""
         if self.generate_config or self.show_config or self.show_config_json:
             super().start()
             return
@@ -448,11 +525,15 @@ class KernelGatewayApp(JupyterApp):
         tracker = serving.RequestTracker()
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.ignore_hangup)
         manager = self.personality.context.kernel_manager
         ssl_options = serving.ssl_context(self.certfile, self.keyfile, self.client_ca)
         sockets, port = serving.bind(self.ip, self.port, self.port_retries)
+        skipped = serving.skipped_ports(self.port, port, self.port_retries)
+        if skipped:
+            self.log.warning("%s", skipped)
         try:
             await self.personality.start()
             server = serving.GatewayHTTPServer(
@@ -473,9 +554,15 @@ class KernelGatewayApp(JupyterApp):
             await manager.shutdown_all()
         self.log.info("Gateway stopped; every kernel was shut down")
 
+    def ignore_hangup(self) -> None:
+        """SIGHUP (a closed terminal) leaves the gateway serving, as jupyter-kernel-gateway."""
+        self.log.info("SIGHUP ignored: still serving (SIGTERM or Ctrl-C stops the gateway)")
+
     def log_serving(self, port: int) -> None:
+        """The listening line (and a local URL when listening on every interface), then what
+        the mode serves there."""
         scheme = "https" if self.certfile else "http"
-        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip or "0.0.0.0"
         self.log.info(
             "Jupyter Kernel Gateway %s (%s mode) at %s://%s:%d%s",
             __version__,
@@ -485,6 +572,17 @@ class KernelGatewayApp(JupyterApp):
             port,
             self.base_url,
         )
+        if self.ip in ANY_ADDRESS:
+            host = "127.0.0.1"
+            self.log.info(
+                "Listening on every interface; locally: %s://%s:%d%s",
+                scheme,
+                host,
+                port,
+                self.base_url,
+            )
+        for line in self.personality.summary(f"{scheme}://{host}:{port}{self.base_url[:-1]}"):
+            self.log.info("%s", line)
 
     async def drain(self, server: HTTPServer, tracker: serving.RequestTracker) -> None:
         """Stop accepting, let requests in flight finish (up to the grace period), close all."""

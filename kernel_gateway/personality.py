@@ -59,6 +59,10 @@ class Personality(LoggingConfigurable, metaclass=_PersonalityMeta):
     async def start(self) -> None:
         """Prepare before the server listens (prespawn, seeding); raise StartupError to stop."""
 
+    def summary(self, url: str) -> list[str]:
+        """Lines the app logs once it listens at `url` (no trailing slash): what is served."""
+        return []
+
     def server_body_limit(self) -> int:
         """The largest request body the server reads, in bytes."""
         return 100 * 1024 * 1024

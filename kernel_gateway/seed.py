@@ -75,3 +75,15 @@ def code_cells(notebook: Notebook) -> tuple[str, ...]:
         for cell in notebook["cells"]
         if cell["cell_type"] == "code" and cell["source"].strip()
     )
+
+
+def cell_positions(notebook: Notebook, sources: tuple[str, ...]) -> tuple[int, ...]:
+    """The 1-based notebook positions of `sources`, code cells taken in notebook order."""
+    positions = []
+    cells = iter(enumerate(notebook["cells"], 1))
+    for source in sources:
+        for position, cell in cells:
+            if cell["cell_type"] == "code" and cell["source"] == source:
+                positions.append(position)
+                break
+    return tuple(positions)

@@ -1,28 +1,22 @@
-"""Serving helpers of the app: binding with port retries, TLS, in-flight requests, access log."""
+"""Serving helpers of the app: binding with port retries, TLS, in-flight requests."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import json
-import logging
-import re
 import socket
 import ssl
 from collections.abc import Awaitable
 from typing import Any, Protocol
-from urllib.parse import unquote_plus
 
-from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
 
 from .errors import StartupError
 
-QUERY_SEPARATORS = re.compile(r"([&;])")
-access_log = logging.getLogger("tornado.access")
-
+MAX_PORT = 65535
 TORNADO_UNPARSEABLE_REPLY = b"HTTP/1.1 400 Bad Request\r\n\r\n"  # no body, no length
 
 
@@ -109,42 +103,6 @@ class RequestTracker:
             await asyncio.wait(answers, timeout=timeout)
 
 
-def redacted_uri(uri: str) -> str:
-    """The request URI with the value of any query parameter named `token` masked, for logs.
-
-    Names are compared as the server reads them (percent-decoded, `+` as space) and in any
-    case; `;` counts as a separator too, so no spelling of the token reaches a log.
-    """
-    path, question, query = uri.partition("?")
-    if not question:
-        return uri
-    pieces = QUERY_SEPARATORS.split(query)
-    for index in range(0, len(pieces), 2):  # odd indexes are the separators themselves
-        name, equals, _ = pieces[index].partition("=")
-        if equals and unquote_plus(name).strip().lower() == "token":
-            pieces[index] = f"{name}=[secret]"
-    return f"{path}?{''.join(pieces)}"
-
-
-def log_request(handler: web.RequestHandler) -> None:
-    """Tornado's access log line, without secrets."""
-    status = handler.get_status()
-    if status < 400:
-        log = access_log.debug if status < 300 else access_log.info
-    else:
-        log = access_log.warning if status < 500 else access_log.error
-    request = handler.request
-    millis = 1000.0 * request.request_time()
-    log(
-        "%d %s %s (%s) %.2fms",
-        status,
-        request.method,
-        redacted_uri(request.uri or ""),
-        request.remote_ip,
-        millis,
-    )
-
-
 def ssl_context(
     certfile: str | None, keyfile: str | None, client_ca: str | None
 ) -> ssl.SSLContext | None:
@@ -163,19 +121,30 @@ def ssl_context(
 
 
 def bind(ip: str, port: int, retries: int) -> tuple[list[socket.socket], int]:
-    """Bind `port`, or the next free one of `retries` more; return the sockets and the port.
+    """Bind `port` (0: a free one), or the next free one of `retries` more (up to 65535);
+    return the sockets and the port bound.
 
     Raises StartupError when every port tried is taken, or the address can't be bound.
     """
-    for candidate in range(port, port + max(retries, 0) + 1):
+    last = min(port + max(retries, 0), MAX_PORT)
+    for candidate in range(port, last + 1):
         try:
-            return bind_sockets(candidate, ip or None), candidate
+            sockets = bind_sockets(candidate, ip or None)
         except OSError as err:
             if err.errno in (errno.EADDRINUSE, errno.EACCES) and candidate > 0:
                 continue
             raise StartupError(f"Cannot listen on {ip}:{candidate}: {err}") from err
-    tried = f"Port {port} is" if retries <= 0 else f"Ports {port} to {port + retries} are"
+        return sockets, int(sockets[0].getsockname()[1])
+    tried = f"Port {port} is" if last == port else f"Ports {port} to {last} are"
     raise StartupError(
         f"{tried} in use on {ip or 'all interfaces'} (port_retries={retries}); "
         "free one or choose another with --port or KG_PORT"
     )
+
+
+def skipped_ports(asked: int, bound: int, retries: int) -> str | None:
+    """The warning when ports in use were skipped (port_retries), or None."""
+    if asked == 0 or bound == asked:
+        return None
+    taken = f"Port {asked} is" if bound == asked + 1 else f"Ports {asked} to {bound - 1} are"
+    return f"{taken} in use; listening on port {bound} instead (port_retries={retries})"

@@ -178,7 +178,7 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory
         gateway = Gateway(process=process, port=port, log_path=log_path)
         for arg in argv:
             if arg.startswith("--base_url="):
-                gateway.base_url = arg.split("=", 1)[1]
+                gateway.base_url = "/" + arg.split("=", 1)[1].strip("/")  # as the gateway does
             if arg.startswith("--auth_token="):
                 gateway.token = arg.split("=", 1)[1]
         started.append(gateway)

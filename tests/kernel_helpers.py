@@ -67,12 +67,16 @@ def spec_manager_with(root: Path, name: str, argv: list[str]) -> KernelSpecManag
 
 @asynccontextmanager
 async def running_manager(
-    kernel_spec_manager: KernelSpecManager | None = None, **policy: Any
+    kernel_spec_manager: KernelSpecManager | None = None,
+    options: dict[str, Any] | None = None,
+    **policy: Any,
 ) -> AsyncIterator[MappingKernelManager]:
-    """A manager of real ipykernel kernels, every kernel of it shut down on exit."""
+    """A manager of real ipykernel kernels (with the manager `options` given), every kernel
+    of it shut down on exit."""
     manager = MappingKernelManager(
         kernel_spec_manager=kernel_spec_manager or KernelSpecManager(),
         policy=KernelPolicy(**policy),
+        **(options or {}),
     )
     try:
         yield manager

@@ -1,4 +1,4 @@
-"""`make bench` kept from rotting: our side of every scenario, with tiny counts."""
+"""`make bench` kept from rotting: our side (encrypted and plain) of every scenario, tiny counts."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_quick_benchmark_of_our_side_measures_every_scenario(tmp_path: Path) -> 
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=180,  # our side twice: with CurveZMQ and plain
         check=False,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -29,7 +29,10 @@ def test_quick_benchmark_of_our_side_measures_every_scenario(tmp_path: Path) -> 
     report = json.loads(results.read_text())
     assert [o["error"] for o in report["outcomes"] if o["error"]] == []
     rows = {r["metric"]: r["floor"] if r["ours"] is None else r["ours"] for r in report["rows"]}
-    assert {row["scenario"] for row in report["rows"]} == {"1", "2", "3", "4", "5", "6", "7"}
+    assert {row["scenario"] for row in report["rows"]} == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    paired = [row for row in report["rows"] if row["scenario"] == "8"]
+    assert len(paired) == 8
+    assert [(row["ours"] > 0, row["plain"] > 0) for row in paired] == [(True, True)] * 8
     errors = {name: value for name, value in rows.items() if name.endswith("errors")}
     assert errors
     assert set(errors.values()) == {0}

@@ -58,6 +58,8 @@ OPTIONS = [
     ("MappingKernelManager.cull_interval", "KG_CULL_INTERVAL"),
     ("MappingKernelManager.cull_connected", "KG_CULL_CONNECTED"),
     ("MappingKernelManager.cull_busy", "KG_CULL_BUSY"),
+    ("MappingKernelManager.transport_encryption", "KG_TRANSPORT_ENCRYPTION"),
+    ("KernelGatewayApp.log_requests", "KG_LOG_REQUESTS"),
 ]
 
 # The class options of jupyter-kernel-gateway 3.0.1's --help-all, less the jupyter_server
@@ -163,6 +165,18 @@ def test_help_all_has_every_option_of_kernel_gateway_3(help_all: str) -> None:
     blocks = option_blocks(help_all)
     assert [option for option in KG_OPTIONS if option not in blocks] == []
     assert [alias for alias in KG_ALIASES if alias not in blocks] == []
+
+
+def test_help_shows_two_examples_and_points_to_help_all() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stdout
+    examples = result.stdout.split("Examples\n--------\n", 1)[1]
+    commands = [line.strip() for line in examples.splitlines() if "jupyter kernelgateway" in line]
+    assert commands == [
+        "jupyter kernelgateway --port=8888 --auth_token=secret",
+        "jupyter kernelgateway --api=notebook-http --seed_uri=etc/api_examples/hello.ipynb",
+        "Every option, with its KG_* variable: jupyter kernelgateway --help-all",
+    ]
 
 
 def test_version_is_printed() -> None:
@@ -277,6 +291,58 @@ BAD_VALUES = [
     ({}, ("--api=json",), "Module json does not define create_personality"),
     ({}, ("--seed_uri=/nonexistent/seed.ipynb",), "Cannot read seed notebook"),
     ({}, ("--api=notebook-http",), "notebook-http mode serves a notebook"),
+    ({"KG_PORT": "70000"}, (), "environment variable KG_PORT: expected an int from 0 to 65535"),
+    (
+        {},
+        ("--prespawn_count=-1",),
+        "The value of the 'prespawn_count' trait of a KernelGatewayApp instance should not be "
+        "less than 0",
+    ),
+    (
+        {"KG_REQUEST_TIMEOUT": "-5"},
+        (),
+        "Invalid value '-5' for environment variable KG_REQUEST_TIMEOUT: expected a finite "
+        "number of seconds, 0 or more",
+    ),
+    (
+        {"KG_SHUTDOWN_GRACE_PERIOD": "nan"},
+        (),
+        "environment variable KG_SHUTDOWN_GRACE_PERIOD: expected a finite number of seconds",
+    ),
+    (
+        {},
+        (
+            "--api=notebook-http",
+            f"--seed_uri={EXAMPLES / 'hello.ipynb'}",
+            "--NotebookHTTPPersonality.max_queue_wait=-1",
+        ),
+        "The value of the 'max_queue_wait' trait of a NotebookHTTPPersonality instance should "
+        "not be less than 0",
+    ),
+    (
+        {"KG_MAX_BODY_SIZE": "-1"},
+        (),
+        "environment variable KG_MAX_BODY_SIZE: expected an int of 0 or more",
+    ),
+    (
+        {},
+        ("--MappingKernelManager.cull_interval=0",),
+        "The value of the 'cull_interval' trait of a MappingKernelManager instance should not "
+        "be less than 1",
+    ),
+    ({"KG_CULL_IDLE_TIMEOUT": "-1"}, (), "KG_CULL_IDLE_TIMEOUT: expected an int of 0 or more"),
+    ({"KG_PORT_RETRIES": "-1"}, (), "KG_PORT_RETRIES: expected an int of 0 or more"),
+    ({"KG_MAX_KERNELS": "-2"}, (), "KG_MAX_KERNELS: expected an int of 0 or more"),
+    ({"KG_KERNEL_POOL_SIZE": "-2"}, (), "KG_KERNEL_POOL_SIZE: expected an int of 0 or more"),
+    ({"KG_WS_PING_INTERVAL_SECS": "-2"}, (), "KG_WS_PING_INTERVAL_SECS: expected an int of 0"),
+    ({"KG_HTTP_IDLE_TIMEOUT": "-2"}, (), "KG_HTTP_IDLE_TIMEOUT: expected a finite number"),
+    ({"KG_KERNEL_PROXY_TIMEOUT": "-1"}, (), "KG_KERNEL_PROXY_TIMEOUT: expected a finite number"),
+    (
+        {"KG_TRANSPORT_ENCRYPTION": "sometimes"},
+        (),
+        "Invalid value 'sometimes' for environment variable KG_TRANSPORT_ENCRYPTION: expected "
+        "any of ['disabled', 'auto', 'required']",
+    ),
     (
         {},
         ("--JupyterWebsocketPersonality.list_kernels=maybe",),
@@ -310,6 +376,16 @@ def test_a_bad_value_exits_non_zero_naming_it(
     assert returncode == 1, output
     assert BAD_VALUES[case][2] in output
     assert "Traceback" not in output
+    assert len(output.splitlines()) == 1, output  # one line says it all
+
+
+def test_a_port_out_of_range_stops_the_gateway_naming_it() -> None:
+    result = run_cli("--port=84836", timeout=30)
+    assert (result.returncode, result.stdout.count("\n")) == (1, 1), result.stdout
+    assert (
+        "The value of the 'port' trait of a KernelGatewayApp instance should not be greater "
+        "than 65535, but a value of 84836 was specified" in result.stdout
+    )
 
 
 def test_a_seed_that_is_not_a_notebook_exits_non_zero(tmp_path: Path) -> None:
@@ -412,10 +488,16 @@ def test_port_in_use_tries_the_next_ports_then_fails() -> None:
         )
         try:
             assert process.stdout is not None
+            lines = []
             for line in process.stdout:
+                lines.append(line)
                 if "Jupyter Kernel Gateway" in line:
                     break
             assert f"http://127.0.0.1:{first + 2}/" in line
+            assert warnings_in("".join(lines)) == [
+                f"[W KernelGatewayApp] Ports {first} to {first + 1} are in use; listening on "
+                f"port {first + 2} instead (port_retries=2)"
+            ]
         finally:
             process.send_signal(signal.SIGTERM)
             out, _ = process.communicate(timeout=30)
@@ -423,6 +505,18 @@ def test_port_in_use_tries_the_next_ports_then_fails() -> None:
     finally:
         for sock in taken:
             sock.close()
+
+
+LOG_LINE = re.compile(r"^\[([DIWEC]) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (\S+)\] ")
+
+
+def warnings_in(output: str) -> list[str]:
+    """The WARNING lines of a gateway's output, their timestamps dropped."""
+    return [
+        LOG_LINE.sub(r"[\1 \2] ", line)
+        for line in output.splitlines()
+        if LOG_LINE.match(line) and line.startswith("[W ")
+    ]
 
 
 def test_jupyter_server_options_of_kg3_config_files_load_with_one_warning_each(
@@ -436,11 +530,10 @@ def test_jupyter_server_options_of_kg3_config_files_load_with_one_warning_each(
     result = run_cli("--show-config-json", env={"JUPYTER_CONFIG_DIR": str(tmp_path)})
 
     assert result.returncode == 0, result.stdout
-    warnings = [line for line in result.stdout.splitlines() if "WARNING" in line]
-    assert warnings == [
-        "[KernelGatewayApp] WARNING | KernelGatewayApp.authorizer_class has no effect: "
+    assert warnings_in(result.stdout) == [
+        "[W KernelGatewayApp] KernelGatewayApp.authorizer_class has no effect: "
         "access is decided by auth_token and the CORS/origin options",
-        "[KernelGatewayApp] WARNING | KernelGatewayApp.cookie_secret has no effect: "
+        "[W KernelGatewayApp] KernelGatewayApp.cookie_secret has no effect: "
         "the gateway issues no cookies",
     ]
 
@@ -453,8 +546,7 @@ def test_an_unknown_option_is_warned_about_once(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stdout
-    warnings = [line for line in result.stdout.splitlines() if "WARNING" in line]
-    assert warnings == [
-        "[KernelGatewayApp] WARNING | Config option `list_kernels` not recognized by "
+    assert warnings_in(result.stdout) == [
+        "[W KernelGatewayApp] Config option `list_kernels` not recognized by "
         "`KernelGatewayApp`.  Did you mean `max_kernels`?"
     ]

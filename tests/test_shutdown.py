@@ -179,11 +179,20 @@ def test_requests_in_flight_finish_within_the_grace_period(
     assert "1 request(s) still running after 4.0s; answering them 503" in gateway.log()
 
 
-def test_sighup_also_stops_cleanly(gateway_factory: GatewayFactory) -> None:
+def test_sighup_is_ignored_and_the_gateway_keeps_serving(gateway_factory: GatewayFactory) -> None:
     gateway = gateway_factory("--prespawn_count=1")
     pids = kernel_pids(gateway, 1)
     gateway.process.send_signal(signal.SIGHUP)
-    assert wait_exit(gateway) == 0
+    deadline = time.monotonic() + EXIT_TIMEOUT
+    while "SIGHUP ignored" not in gateway.log():
+        assert gateway.process.poll() is None, gateway.log()
+        assert time.monotonic() < deadline, gateway.log()
+        time.sleep(0.05)
+    status, model = gateway.json("POST", "/api/kernels", {"name": "python3"})
+    assert (status, gateway.process.poll()) == (201, None), model
+    assert all(process_alive(pid) for pid in pids)
+    assert "SIGHUP ignored: still serving (SIGTERM or Ctrl-C stops the gateway)" in gateway.log()
+    assert gateway.stop() == 0, gateway.log()  # SIGTERM still stops it, kernels and all
     assert_all_gone(pids)
 
 

@@ -259,7 +259,7 @@ class GatewayHandler(web.RequestHandler):
         elif isinstance(value, GatewayError):
             web.app_log.warning("%s %s: %s", self.request.method, self.request.path, value)
         elif isinstance(value, web.HTTPError):
-            web.gen_log.info(
+            web.gen_log.debug(
                 "%d %s %s: %s", value.status_code, self.request.method, self.request.path, value
             )
         else:
@@ -272,7 +272,8 @@ class GatewayHandler(web.RequestHandler):
             )
 
     def log_client_error(self, error: GatewayError) -> None:
-        web.gen_log.info(
+        """Why a request got a 4xx, at DEBUG: its access line (WARNING) says the rest."""
+        web.gen_log.debug(
             "%d %s %s: %s", error.status_code, self.request.method, self.request.path, error
         )
 

@@ -71,7 +71,7 @@ class GatewayWebSocketHandler(WebSocketHandler):
         write_json_error(self, status_code, kwargs.get("exc_info", (None, None, None))[1])
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, GatewayError):
-            log.info("%d %s: %s", value.status_code, self.request.path, value)
+        if isinstance(value, GatewayError):  # why, at DEBUG: the access line says the rest
+            log.debug("%d %s: %s", value.status_code, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)

@@ -11,7 +11,7 @@ from traitlets import Bool, List, Unicode
 
 from ..base.websocket import OpenWebSockets
 from ..personality import GatewayContext, Personality, Route
-from ..seed import code_cells
+from ..seed import cell_positions, code_cells
 from ..services.kernels.launch import start_up
 from ..services.kernels.policy import chosen_kernel_name
 from ..services.sessions import SessionManager
@@ -57,7 +57,9 @@ class JupyterWebsocketPersonality(Personality):
         super().__init__(context, **kwargs)
         manager = context.kernel_manager
         if context.seed_notebook is not None:
-            manager.policy = replace(manager.policy, seed_cells=code_cells(context.seed_notebook))
+            seeds = code_cells(context.seed_notebook)
+            positions = cell_positions(context.seed_notebook, seeds)
+            manager.policy = replace(manager.policy, seed_cells=seeds, seed_positions=positions)
         self.sessions = SessionManager(manager)
         self.hubs = KernelHubs()
         self.proxied = OpenWebSockets()
@@ -114,6 +116,13 @@ class JupyterWebsocketPersonality(Personality):
                 APIDocumentHandler,
                 {"renderer": as_yaml, "content_type": YAML_TYPE},
             ),
+        ]
+
+    def summary(self, url: str) -> list[str]:
+        """Where the kernels API and its description are."""
+        return [
+            f"Kernels API: {url}/api/kernels; websockets at {url}/api/kernels/<id>/channels",
+            f"API document: {url}/api/swagger.json (also .yaml)",
         ]
 
     async def start(self) -> None:

@@ -11,9 +11,10 @@ from tornado.http1connection import HTTP1Connection
 
 from ..base.handlers import GatewayHandler
 from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
+from ..services.kernels.failures import cell_failure
 from ..services.kernels.pool import KernelPool
 from .endpoints import Endpoint, Route
-from .request import build_request, request_assignment
+from .request import build_request, request_assignment, with_request
 from .response import EndpointResponse, map_response
 from .runner import run_endpoint
 
@@ -31,6 +32,7 @@ class EndpointSettings:
     request_timeout: float
     max_queue_wait: float
     show_tracebacks: bool
+    comment_prefix: str = "#"
 
 
 @web.stream_request_body
@@ -88,14 +90,16 @@ class EndpointHandler(GatewayHandler):
         endpoint = self.endpoint()
         code = self.code(endpoint, path_args)
         async with self.pool.borrow(settings.max_queue_wait) as kernel:
-            results = await run_endpoint(
+            result, info = await run_endpoint(
                 kernel,
                 code,
                 endpoint.response_info,
                 settings.request_timeout,
                 settings.inline_response_info,
             )
-        self.write_response(map_response(*results))
+        if result.error:  # named by its cell, with the line of the user's code
+            raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
+        self.write_response(map_response(result, info))
 
     get = post = put = patch = delete = serve  # type: ignore[assignment]
 
@@ -127,7 +131,8 @@ class EndpointHandler(GatewayHandler):
         return [*self.route.methods, "OPTIONS"]
 
     def code(self, endpoint: Endpoint, path_args: dict[str, str]) -> str:
-        """The endpoint's code, after an assignment of the request to REQUEST."""
+        """The endpoint's code, after an assignment of the request to REQUEST (on the line of
+        its annotation, so that errors give the lines of the user's cell)."""
         request_json = build_request(
             b"".join(self.chunks),
             self.request.headers.get("Content-Type"),
@@ -136,7 +141,7 @@ class EndpointHandler(GatewayHandler):
             list(self.request.headers.get_all()),
         )
         assignment = request_assignment(request_json, self.endpoint_settings.language)
-        return f"{assignment}\n{endpoint.source}"
+        return with_request(assignment, endpoint.source, self.endpoint_settings.comment_prefix)
 
     def too_large(self, size: int, exact: bool = True) -> PayloadTooLarge:
         limit = self.endpoint_settings.max_body_size

@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Integer, Unicode
+from traitlets import Bool, Dict, Integer, Unicode
 
+from ..config import Seconds
 from ..errors import StartupError
 from ..personality import GatewayContext, Personality, Route
+from ..seed import cell_positions
 from ..services.kernels.pool import KernelPool
-from .cell.parser import ParsedNotebook
+from .cell.parser import ParsedNotebook, prefix_for
 from .endpoints import group_routes
 from .handlers import (
     EndpointHandler,
@@ -61,14 +63,15 @@ class NotebookHTTPPersonality(Personality):
     ).tag(config=True)
     max_body_size = Integer(
         10 * MiB,
+        min=0,
         help="Largest request body in bytes; larger ones get 413 (KG_MAX_BODY_SIZE env var)",
     ).tag(config=True, env="KG_MAX_BODY_SIZE")
-    request_timeout = Float(
+    request_timeout = Seconds(
         0.0,
         help="Seconds a request's cells may run before it gets 504 and the kernel is "
         "interrupted; 0 means no limit (KG_REQUEST_TIMEOUT env var)",
     ).tag(config=True, env="KG_REQUEST_TIMEOUT")
-    max_queue_wait = Float(
+    max_queue_wait = Seconds(
         0.0,
         help="Seconds a request may wait for a free kernel before it gets 503; 0 means "
         "as long as it takes (KG_MAX_QUEUE_WAIT env var)",
@@ -89,11 +92,13 @@ class NotebookHTTPPersonality(Personality):
         self.parsed = self.parse()
         self.routes = group_routes(self.parsed.endpoints)
         size = context.prespawn_count if context.prespawn_count else 1
+        seeds = self.parsed.seed_cells
         self.pool = KernelPool(
             context.kernel_manager,
             size,
             context.default_kernel_name or None,
-            seed_cells=self.parsed.seed_cells,
+            seed_cells=seeds,
+            seed_positions=cell_positions(context.seed_notebook, seeds),
         )
 
     def parse(self) -> ParsedNotebook:
@@ -119,6 +124,7 @@ class NotebookHTTPPersonality(Personality):
             request_timeout=self.request_timeout,
             max_queue_wait=self.max_queue_wait,
             show_tracebacks=self.show_tracebacks,
+            comment_prefix=self.line_comment(),
         )
         endpoints = self.parsed.endpoints
         swagger = build_swagger(endpoints, self.title(), self.parsed.spec)
@@ -141,6 +147,27 @@ class NotebookHTTPPersonality(Personality):
                 )
             )
         return routes
+
+    def summary(self, url: str) -> list[str]:
+        """One line per endpoint (method and URL), then where the API's spec is."""
+        lines = [
+            f"Endpoint {method} {url}{route.path}"
+            for route in self.routes
+            for method in route.methods
+        ]
+        spec = f"{url}/_api/spec"
+        lines.append(
+            f"API spec: {spec}/swagger.json (Swagger 2.0), {spec}/openapi.json (OpenAPI 3.1)"
+        )
+        if self.allow_notebook_download:
+            lines.append(f"Notebook: {url}/_api/source")
+        return lines
+
+    def line_comment(self) -> str:
+        """The line-comment prefix of the notebook's language (annotations start with it)."""
+        overrides: dict[str | None, str] = {}
+        overrides.update(self.comment_prefix)
+        return prefix_for(self.parsed.language, overrides)
 
     def server_body_limit(self) -> int:
         return self.max_body_size + MiB

@@ -188,3 +188,15 @@ def request_assignment(request_json: str, language: str) -> str:
         request_json = json.dumps(json.loads(request_json))
     assign = _ASSIGNMENTS.get(language.lower(), _ASSIGNMENTS["python"])
     return assign(request_json)
+
+
+def with_request(assignment: str, source: str, comment_prefix: str) -> str:
+    """A cell's code preceded by the REQUEST `assignment`, its lines keeping their numbers.
+
+    An endpoint cell starts with its annotation, a comment: the assignment goes on that line,
+    before it. A cell starting otherwise gets the assignment on a line of its own.
+    """
+    first, newline, rest = source.partition("\n")
+    if first.strip().startswith(comment_prefix):
+        return f"{assignment}  {first.strip()}{newline}{rest}"
+    return f"{assignment}\n{source}"

@@ -75,7 +75,9 @@ def test_source_and_public_are_off_by_default(guarded: Gateway) -> None:
 def test_kg_show_tracebacks_gives_the_traceback_as_plain_text(guarded: Gateway) -> None:
     status, body = guarded.json("GET", "/fail")
     assert status == 500
-    assert body["message"].startswith("ValueError: boom\n")
+    assert body["message"].startswith(
+        'cell 22 "# GET /fail": ValueError: boom (line 2 of the cell)\n'
+    )
     assert "Traceback (most recent call last)" in body["message"]
-    assert "----> 3 raise ValueError(" in body["message"]  # the endpoint's line, after REQUEST's
+    assert "----> 2 raise ValueError(" in body["message"]  # the line in the user's cell
     assert "\x1b" not in body["message"]

@@ -93,7 +93,10 @@ def test_errors(examples: dict[str, Gateway]) -> None:
     errors = examples["errors"]
     assert errors.request("GET", "/teapot")[::2] == (418, b"I'm a teapot\n")
     status, body = errors.json("GET", "/fail")
-    assert (status, body["message"]) == (500, "ValueError: this endpoint always fails")
+    assert (status, body["message"]) == (
+        500,
+        'cell 7 "# GET /fail": ValueError: this endpoint always fails (line 2 of the cell)',
+    )
     assert errors.request("GET", "/maybe?n=3")[::2] == (200, b"n squared is 9\n")
     assert errors.request("GET", "/maybe")[0] == 400
     connection = http.client.HTTPConnection("127.0.0.1", errors.port, timeout=30)

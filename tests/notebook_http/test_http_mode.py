@@ -367,7 +367,8 @@ def test_raising_cell_is_500_and_the_kernel_keeps_serving(api: Gateway) -> None:
     assert status == 500
     assert headers["Content-Type"] == "application/json"
     error = error_of(body)
-    assert error == {"reason": "Internal Server Error", "message": "ValueError: boom"}
+    message = 'cell 22 "# GET /fail": ValueError: boom (line 2 of the cell)'
+    assert error == {"reason": "Internal Server Error", "message": message}
     assert api.json("GET", "/seeded") == (200, {"seeded": True})
     assert "ValueError: boom" in api.log()
 

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from kernel_gateway.errors import BadRequest
-from kernel_gateway.notebook_http.request import build_request, parse_body, request_assignment
+from kernel_gateway.notebook_http.request import (
+    build_request,
+    parse_body,
+    request_assignment,
+    with_request,
+)
 
 TRICKY = "quote \" backslash \\ newline \n tab \t emoji 😀 accent é NUL \x00 dollar $x #{y} ' end"
 
@@ -178,3 +183,17 @@ def test_assignment_per_language(language: str, expected: str) -> None:
 def test_assignment_escapes_single_quotes_in_bash_and_normalizes_non_ascii() -> None:
     assert request_assignment('{"a": "it\'s"}', "bash") == """REQUEST='{"a": "it'\\''s"}'"""
     assert request_assignment('{"a":\n"é"}', "python") == 'REQUEST = "{\\"a\\": \\"\\\\u00e9\\"}"'
+
+
+def test_the_request_shares_the_annotation_line_so_cell_lines_keep_their_numbers() -> None:
+    assert [
+        with_request('REQUEST = "{}"', "  # GET /x\nprint(1)", "#"),
+        with_request('REQUEST = "{}"', "# GET /x", "#"),
+        with_request('var REQUEST = "{}";', "// GET /x\nx", "//"),
+        with_request('REQUEST = "{}"', "print(1)", "#"),
+    ] == [
+        'REQUEST = "{}"  # GET /x\nprint(1)',
+        'REQUEST = "{}"  # GET /x',
+        'var REQUEST = "{}";  // GET /x\nx',
+        'REQUEST = "{}"\nprint(1)',
+    ]

@@ -22,6 +22,7 @@ import zmq
 from jupyter_client.manager import KernelManager
 
 from ...errors import KernelQueueFull, KernelUnavailable
+from .encryption import CurveKeys, client_keys, secure
 from .messages import KernelMessage, dump, new_header
 
 DELIMITER = b"<IDS|MSG>"
@@ -31,11 +32,15 @@ UNANSWERED_CHANNELS = ("control", "stdin")  # no reply proves these connected: w
 Receiver = Callable[[KernelMessage], None]
 
 
-def connect_socket(info: Mapping[str, Any], channel: str, identity: bytes) -> zmq.Socket:
-    """A socket connected to one of a kernel's channels, from its connection info."""
+def connect_socket(
+    info: Mapping[str, Any], channel: str, identity: bytes, keys: CurveKeys | None = None
+) -> zmq.Socket:
+    """A socket connected to one of a kernel's channels, from its connection info; a Curve
+    client of the kernel when `keys` are given."""
     kind = zmq.SUB if channel == "iopub" else zmq.DEALER
     socket: zmq.Socket = zmq.Context.instance().socket(kind)
     socket.linger = 0
+    secure(socket, keys)
     if kind == zmq.SUB:
         socket.setsockopt(zmq.SUBSCRIBE, b"")
     else:
@@ -68,21 +73,25 @@ class KernelConnection:
         self.last_activity = time.time()
         self.clients = 0  # websockets attached, for the kernel model and culling
         self.kernel_info: dict[str, Any] = {}
+        self.encrypted = False  # whether the sockets speak CurveZMQ (set by `open`)
 
     # -- sockets -----------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Connect the sockets to the kernel's ports (again, after a restart)."""
+        """Connect the sockets to the kernel's ports (again, after a restart), as Curve
+        clients when the connection info carries the kernel's Curve public key."""
         self.close()
         session = self._km.session
         self._key = session.key or b""
         self._digest = session.signature_scheme.partition("-")[2] or "sha256"
         info = self._km.get_connection_info()
+        keys = client_keys(info)  # a fresh client key pair per open: none is ever written
+        self.encrypted = keys is not None
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._linked = asyncio.Event()
         for channel in (*REQUEST_CHANNELS, "iopub"):
-            socket = connect_socket(info, channel, self._identity)
+            socket = connect_socket(info, channel, self._identity, keys)
             loop.add_reader(socket.FD, self._drain, channel, socket)
             self._sockets[channel] = socket
         for channel in UNANSWERED_CHANNELS:

@@ -28,6 +28,7 @@ from ...errors import (
     StartupError,
     UnknownKernel,
 )
+from .encryption import check_provisioned, check_supported, describe_transport
 from .events import Reason
 from .kernel import ManagedKernel
 from .policy import KernelPolicy, kernel_env
@@ -53,6 +54,12 @@ class LaunchSpec:
     seed_cells: tuple[str, ...] = ()
     cwd: str | None = None
     restart_on_death: bool = True
+    # each seed cell's 1-based position in its notebook, for error messages (empty: 1, 2, ...)
+    seed_positions: tuple[int, ...] = ()
+
+    def seed_position(self, index: int) -> int:
+        """The notebook position of seed cell `index` (0-based among the seed cells)."""
+        return self.seed_positions[index] if index < len(self.seed_positions) else index + 1
 
 
 class QuickKernelRestarter(AsyncIOLoopKernelRestarter):
@@ -135,24 +142,45 @@ async def launch(
     get that from jupyter_client's restarter). Raises KernelStartFailed when the launch
     fails, or the kernel dies or never answers; CellError when a seed cell fails.
     """
+    name, encryption = spec.kernel_name, host.transport_encryption
+    check_supported(encryption, name, host.spec_manager.get_kernel_spec(name).metadata)
     options = launch_options(host.policy, spec)
+    options["transport_encryption"] = encryption
     attempts = 1 if spec.restart_on_death else LAUNCHES_OF_A_KERNEL_NOT_RESTARTED
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         kernel = await start_process(host, spec, options)
         try:
+            check_provisioned(encryption, name, kernel.km.get_connection_info())
             await host.readiness.make_ready(kernel, wait_ready)
+            log_started(host, kernel, started)
             return kernel
         except KernelUnavailable as err:  # its connection closed: it died while starting
             await discard_if_known(host, kernel)
             if attempt == attempts:
-                raise KernelStartFailed(f"Kernel {spec.kernel_name!r} died while starting") from err
+                raise KernelStartFailed(f"Kernel {name!r} died while starting") from err
             host.log.warning("Kernel %s died while starting; launching another", kernel.id)
         except BaseException as err:
+            if isinstance(err, CellError):  # the cause first, then the shutdown it causes
+                host.log.error("Kernel %s %s: a seed cell failed: %s", name, kernel.id, err)
             await discard_if_known(host, kernel)
             if isinstance(err, TimeoutError):
                 raise KernelStartFailed(f"Kernel {spec.kernel_name!r} started but {err}") from err
             raise
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def log_started(host: MappingKernelManager, kernel: ManagedKernel, started: float) -> None:
+    """One INFO line per kernel: its name, id, start time, seeding and transport."""
+    seeds = len(kernel.seed_cells)
+    host.log.info(
+        "Kernel %s %s started in %.0f ms%s; %s",
+        kernel.spec.kernel_name,
+        kernel.id,
+        1000 * (time.monotonic() - started),
+        f" and seeded ({seeds} cell{'s' if seeds != 1 else ''})" if seeds else "",
+        describe_transport(kernel.connection.encrypted, host.transport_encryption),
+    )
 
 
 async def settle(km: GatewayKernelManager, timeout: float) -> None:

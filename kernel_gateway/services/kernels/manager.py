@@ -18,11 +18,12 @@ from typing import Any, cast
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import Bool, Integer, default
+from traitlets import Bool, CaselessStrEnum, Integer, default
 
 from ...errors import KernelLimitReached, UnknownKernel
 from .connection import KernelConnection
 from .culling import IdleCuller, KernelFilter
+from .encryption import POLICIES
 from .events import KernelEvents, KernelState, Reason
 from .kernel import ManagedKernel
 from .launch import GatewayKernelManager, LaunchSpec, launch, settle
@@ -50,11 +51,12 @@ class MappingKernelManager(AsyncMultiKernelManager):
 
     cull_idle_timeout = Integer(
         0,
+        min=0,
         help="Shut kernels down after this many idle seconds; 0 disables culling "
         "(KG_CULL_IDLE_TIMEOUT env var)",
     ).tag(config=True, env="KG_CULL_IDLE_TIMEOUT")
     cull_interval = Integer(
-        300, help="Seconds between checks for idle kernels (KG_CULL_INTERVAL env var)"
+        300, min=1, help="Seconds between checks for idle kernels (KG_CULL_INTERVAL env var)"
     ).tag(config=True, env="KG_CULL_INTERVAL")
     cull_connected = Bool(
         False, help="Cull idle kernels that still have clients (KG_CULL_CONNECTED env var)"
@@ -62,6 +64,13 @@ class MappingKernelManager(AsyncMultiKernelManager):
     cull_busy = Bool(False, help="Cull kernels that are busy (KG_CULL_BUSY env var)").tag(
         config=True, env="KG_CULL_BUSY"
     )
+    transport_encryption = CaselessStrEnum(
+        POLICIES,
+        "auto",
+        help="CurveZMQ on the gateway's ZeroMQ connections to its kernels: 'auto' encrypts "
+        "where the kernelspec declares supported_encryption ['curve'], 'required' refuses "
+        "kernels that can't, 'disabled' never encrypts (KG_TRANSPORT_ENCRYPTION env var)",
+    ).tag(config=True, env="KG_TRANSPORT_ENCRYPTION")
 
     @default("connection_dir")
     def _connection_dir_default(self) -> str:
@@ -101,14 +110,18 @@ class MappingKernelManager(AsyncMultiKernelManager):
         restart_on_death: bool = True,
         seed_cells: tuple[str, ...] | None = None,
         cwd: str | None = None,
+        seed_positions: tuple[int, ...] = (),
     ) -> LaunchSpec:
         """A LaunchSpec by the manager's rules: the name resolved, the env checked, the
-        policy's seed cells unless `seed_cells` says otherwise. Raises BadRequest or
-        UnknownKernelSpec."""
+        policy's seed cells unless `seed_cells` (at `seed_positions` in their notebook) says
+        otherwise. Raises BadRequest or UnknownKernelSpec."""
         check_env(env or {})
-        seeds = self.policy.seed_cells if seed_cells is None else tuple(seed_cells)
+        if seed_cells is None:
+            seed_cells, seed_positions = self.policy.seed_cells, self.policy.seed_positions
         name = self.resolve_kernel_name(kernel_name)
-        return LaunchSpec(name, dict(env or {}), seeds, cwd, restart_on_death)
+        return LaunchSpec(
+            name, dict(env or {}), tuple(seed_cells), cwd, restart_on_death, seed_positions
+        )
 
     async def start_kernel(  # type: ignore[override]
         self,

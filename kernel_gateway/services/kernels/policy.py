@@ -28,6 +28,7 @@ class KernelPolicy:
     force_kernel_name: str = ""
     env_process_whitelist: tuple[str, ...] = ()
     seed_cells: tuple[str, ...] = ()
+    seed_positions: tuple[int, ...] = ()  # of the seed cells in their notebook (LaunchSpec)
 
 
 def chosen_kernel_name(policy: KernelPolicy, requested: str | None, fallback: str) -> str:

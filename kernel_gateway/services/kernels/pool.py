@@ -47,10 +47,12 @@ class KernelPool(Pool):
         seed_cells: tuple[str, ...] | None = None,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        seed_positions: tuple[int, ...] = (),
     ) -> None:
         super().__init__(manager, max(size, 1), "kernel pool")
         self.kernel_name = kernel_name
         self.seed_cells = seed_cells
+        self.seed_positions = seed_positions  # of the seed cells in their notebook
         self.cwd = cwd
         self.env = dict(env or {})
         self.spec: LaunchSpec | None = None
@@ -83,7 +85,7 @@ class KernelPool(Pool):
         """Start and seed every kernel; StartupError if any fails."""
         with start_up("A kernel of the pool"):
             self.spec = self.manager.launch_spec(
-                self.kernel_name, self.env, False, self.seed_cells, self.cwd
+                self.kernel_name, self.env, False, self.seed_cells, self.cwd, self.seed_positions
             )
             await self.fill()
 

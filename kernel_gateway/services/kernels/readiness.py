@@ -11,9 +11,10 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ...errors import CellError, KernelUnavailable
+from ...errors import KernelUnavailable
 from .events import KernelState, Reason
 from .execution import execute
+from .failures import cell_failure
 from .kernel import ManagedKernel
 from .tasks import BackgroundTasks
 
@@ -27,10 +28,10 @@ async def answer_and_seed(kernel: ManagedKernel) -> None:
     await kernel.connection.wait_ready(KERNEL_READY_TIMEOUT)
     if not kernel.seed_cells:
         return
-    for result in await execute(kernel.connection, kernel.seed_cells):
+    seeds = kernel.seed_cells
+    for index, result in enumerate(await execute(kernel.connection, seeds)):
         if result.error:
-            ename, evalue, trace = result.error
-            raise CellError(ename, evalue, list(trace))
+            raise cell_failure(result.error, kernel.spec.seed_position(index), seeds[index])
 
 
 class Readiness:

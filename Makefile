@@ -6,10 +6,10 @@ EXAMPLE ?= etc/api_examples/hello.ipynb
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench clean
+.PHONY: help install run test lint format typecheck bench image image-test clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ typecheck: install ## mypy on the package
 
 bench: install ## side-by-side benchmark against jupyter-kernel-gateway 3.0.1
 	$(PY) benchmarks/run.py $(ARGS)
+
+image: ## build the container image with podman (BASE=... IMAGE=... to change them)
+	etc/container/image.sh
+
+image-test: ## (root, podman, debootstrap; minutes) build on a local Debian base, run, probe, stop
+	etc/container/image-test.sh
 
 clean: ## remove the virtualenv, caches and benchmark installs
 	rm -rf $(VENV) .bench .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -4,7 +4,8 @@ Tornado calls `AccessLog` (its `log_function`) once per request. The line is bui
 function from an `AccessEntry`, and the entry rides on the log record (`record.access`), so a
 structured formatter (JSON logs) can write its fields instead of the text. Successful answers
 are logged at DEBUG, or at INFO with `log_requests`; redirects at INFO, client errors at
-WARNING, server errors at ERROR. A `token` query parameter never reaches the log.
+WARNING, server errors at ERROR; a handler with `quiet_access_log` (the probes) at DEBUG
+whatever its status. A `token` query parameter never reaches the log.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ class AccessEntry:
     uri: str  # with any token masked
     remote_ip: str
     millis: float
+    request_id: str = ""  # the X-Request-Id answered
+    kernel_id: str = ""  # the kernel named in the path, or that served a notebook endpoint
+    app: str = ""  # notebook-http: the app and route pattern of the endpoint
+    endpoint: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The entry as structured log fields (JSON logs): those it has, by name."""
+        fields: dict[str, Any] = {
+            "method": self.method,
+            "path": self.uri,
+            "status": self.status,
+            "duration_ms": round(self.millis, 2),
+        }
+        optional = ("request_id", "kernel_id", "app", "endpoint")
+        fields.update({name: getattr(self, name) for name in optional if getattr(self, name)})
+        return fields
 
 
 def redacted_uri(uri: str) -> str:
@@ -50,14 +67,24 @@ def redacted_uri(uri: str) -> str:
 
 
 def access_entry(handler: web.RequestHandler) -> AccessEntry:
-    """The access-log entry of a finished request."""
+    """The access-log entry of a finished request.
+
+    The request id, kernel, app and endpoint are read from what the gateway's handlers
+    expose (`request_id`, the `kernel_id` path argument, `endpoint_record`), when they do.
+    """
     request = handler.request
+    record = getattr(handler, "endpoint_record", None)
+    path_kwargs = getattr(handler, "path_kwargs", None) or {}  # unset if the path didn't decode
     return AccessEntry(
         status=handler.get_status(),
         method=request.method or "",
         uri=redacted_uri(request.uri or ""),
         remote_ip=request.remote_ip or "",
         millis=1000.0 * request.request_time(),
+        request_id=getattr(handler, "request_id", ""),
+        kernel_id=path_kwargs.get("kernel_id") or getattr(record, "kernel_id", None) or "",
+        app=getattr(record, "app", ""),
+        endpoint=getattr(record, "endpoint", ""),
     )
 
 
@@ -89,7 +116,10 @@ class AccessLog:
         self.format_line = format_line
 
     def __call__(self, handler: web.RequestHandler) -> None:
-        level = access_level(handler.get_status(), self.log_requests)
+        if getattr(handler, "quiet_access_log", False):  # probes: their 503s are no errors
+            level = logging.DEBUG
+        else:
+            level = access_level(handler.get_status(), self.log_requests)
         if not self.log.isEnabledFor(level):
             return
         entry = access_entry(handler)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
+import socket
+import ssl
 import sys
 from types import ModuleType
 from typing import Any
@@ -21,6 +24,7 @@ from tornado.httpserver import HTTPServer
 from traitlets import Any as TraitAny
 from traitlets import (
     Bunch,
+    CaselessStrEnum,
     CBool,
     Instance,
     Integer,
@@ -38,7 +42,10 @@ from .access_log import AccessLog
 from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
 from .config import OnceEach, Seconds, env_config, unset_in
 from .errors import StartupError
-from .personality import GatewayContext, Personality, Route
+from .operations.json_logs import json_logging_config
+from .operations.risks import risky_settings
+from .operations.service import Operations
+from .personality import GatewayContext, Personality
 from .seed import parse_notebook_json, read_uri
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
 from .services.kernels.specs import check_kernel
@@ -125,6 +132,14 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             help="Number of further ports to try if the port is in use (KG_PORT_RETRIES env var)",
         ),
         "KG_PORT_RETRIES",
+    )
+    unix_socket = option(
+        Unicode(
+            "",
+            help="Serve on the unix socket at this path (mode 0600) instead of ip and port, "
+            "for a reverse proxy on the same host; removed at exit (KG_UNIX_SOCKET env var)",
+        ),
+        "KG_UNIX_SOCKET",
     )
     base_url = option(
         Unicode("/", help="The base path for mounting all API resources (KG_BASE_URL env var)"),
@@ -328,6 +343,31 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
         ),
         "KG_LOG_REQUESTS",
     )
+    enable_metrics = option(
+        CBool(
+            True,
+            help="Serve Prometheus metrics at /metrics (KG_ENABLE_METRICS env var)",
+        ),
+        "KG_ENABLE_METRICS",
+    )
+    metrics_auth = option(
+        CBool(
+            True,
+            help="Require the auth token for /metrics, when there is one; False lets "
+            "Prometheus scrape without it (KG_METRICS_AUTH env var)",
+        ),
+        "KG_METRICS_AUTH",
+    )
+
+    log_format = option(
+        CaselessStrEnum(
+            ["text", "json"],
+            "text",
+            help="Log lines as text, or as one JSON object per line on stderr "
+            "(KG_LOG_FORMAT env var)",
+        ),
+        "KG_LOG_FORMAT",
+    )
 
     kernel_manager_class = Type(
         default_value=MappingKernelManager,
@@ -352,6 +392,18 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
     cookie_secret_file = TraitAny(help=NO_EFFECT).tag(config=True)
     kernel_websocket_connection_class = TraitAny(help=NO_EFFECT).tag(config=True)
 
+    def get_default_logging_config(self) -> dict[str, Any]:
+        """Text lines in one format (LOG_FORMAT), or JSON lines (json_logs.py) for json.
+
+        `log_format` is `text` or `json` here (traitlets uses the name for the template)."""
+        if self.log_format == "json":
+            level = self.log_level
+            name = logging.getLevelName(level) if isinstance(level, int) else str(level)
+            return json_logging_config(type(self).__name__, name)
+        config = super().get_default_logging_config()
+        config["formatters"]["console"]["format"] = LOG_FORMAT
+        return config
+
     @default("config_file_name")
     def _config_file_name_default(self) -> str:
         return "jupyter_kernel_gateway_config"
@@ -361,10 +413,6 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
         """`api2`, `/api2` and `/api2/` all mean `/api2/`: one leading and one trailing slash."""
         path = str(proposal["value"]).strip("/")
         return f"/{path}/" if path else "/"
-
-    @default("log_format")
-    def _log_format_default(self) -> str:
-        return LOG_FORMAT
 
     @default("log_datefmt")
     def _log_datefmt_default(self) -> str:
@@ -388,6 +436,8 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
     def initialize(self, argv: list[str] | None = None) -> None:
         """Read the command line, config file and KG_* variables, then build objects."""
         env = env_config(self.classes)
+        if "log_format" in env.KernelGatewayApp:  # JSON from the first line on; the config
+            self.log_format = env.KernelGatewayApp.log_format  # file and command line still win
         once_each = OnceEach()
         self.log.addFilter(once_each)
         try:
@@ -403,6 +453,10 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             return
         self.adopt_library_logs()
         self.personality = self.create_personality()
+        for warning in risky_settings(
+            self.ip, self.unix_socket, self.auth_token, self.allow_origin, self.allow_credentials
+        ):
+            self.log.warning("%s", warning)
 
     def check_kernel_counts(self) -> None:
         """Refuse a prespawn_count over max_kernels before any kernel starts."""
@@ -490,21 +544,40 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             max_age=self.max_age,
         )
 
-    def web_app(self, tracker: serving.RequestTracker) -> web.Application:
-        """The tornado application: the personality's routes under base_url."""
+    def operations(self, tracker: serving.RequestTracker) -> Operations:
+        """Probes and metrics of this gateway, fed by its kernel manager and mode."""
+        return Operations(
+            tracker,
+            self.personality.context.kernel_manager,
+            self.personality.missing,
+            self.personality.pools,
+            AccessLog(self.log, self.log_requests),
+            enable_metrics=self.enable_metrics,
+            metrics_auth=self.metrics_auth,
+        )
+
+    def web_app(self, tracker: serving.RequestTracker, operations: Operations) -> web.Application:
+        """The tornado application: operations routes, then the mode's, under base_url.
+
+        The probes are also served at the root when base_url is set: probes don't know it.
+        """
         prefix = self.base_url.rstrip("/")
         shared = {"policy": self.personality.context.policy, "tracker": tracker}
-        # the mode's routes first: a notebook's own `# GET /api` wins over the version route
-        routes: list[Route] = [*self.personality.handlers(), (r"/api/?", APIVersionHandler, {})]
+        # the mode's routes next: a notebook's own `# GET /api` wins over the version route
+        routes = [
+            *operations.routes(),
+            *self.personality.handlers(),
+            (r"/api/?", APIVersionHandler, {}),
+        ]
+        if prefix:
+            routes = [(prefix + pattern, *rest) for pattern, *rest in routes]  # type: ignore[misc]
+            routes += operations.probe_routes()
         return web.Application(
-            [
-                (prefix + pattern, handler, {**shared, **kwargs})
-                for pattern, handler, kwargs in routes
-            ],
+            [(pattern, handler, {**shared, **kwargs}) for pattern, handler, kwargs in routes],
             default_handler_class=NotFoundHandler,
             default_handler_args=shared,
             websocket_ping_interval=self.ws_ping_interval or None,
-            log_function=AccessLog(self.log, self.log_requests),
+            log_function=operations.log_function,
         )
 
     # -- serving -----------------------------------------------------------------------------
@@ -520,47 +593,79 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
     async def serve(self) -> None:
         """Bind, start the mode, serve until a signal, then drain and stop every kernel.
 
-        The port is bound before kernels start, so a port in use fails at once.
+        The port is bound before kernels start, so a port in use fails at once; it answers
+        from then on (probes say "starting", other requests get 503) so that a liveness probe
+        passes during a long start. A signal marks the gateway draining at once.
         """
         tracker = serving.RequestTracker()
+        tracker.starting = True
         stopping = asyncio.Event()
+
+        def stop() -> None:
+            tracker.closing = True
+            stopping.set()
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
+            loop.add_signal_handler(signum, stop)
         loop.add_signal_handler(signal.SIGHUP, self.ignore_hangup)
         manager = self.personality.context.kernel_manager
         ssl_options = serving.ssl_context(self.certfile, self.keyfile, self.client_ca)
-        sockets, port = serving.bind(self.ip, self.port, self.port_retries)
-        skipped = serving.skipped_ports(self.port, port, self.port_retries)
-        if skipped:
-            self.log.warning("%s", skipped)
+        sockets, port = self.bind()
+        inode = os.stat(self.unix_socket).st_ino if self.unix_socket else 0
+        operations = self.operations(tracker)
+        server = self.http_server(self.web_app(tracker, operations), ssl_options)
         try:
-            await self.personality.start()
-            server = serving.GatewayHTTPServer(
-                self.web_app(tracker),
-                xheaders=self.trust_xheaders,
-                ssl_options=ssl_options,
-                max_body_size=self.personality.server_body_limit(),
-                idle_connection_timeout=self.http_idle_timeout,
-                body_timeout=BODY_TIMEOUT,
-            )
+            operations.start()
             server.add_sockets(sockets)
+            await self.personality.start()
+            tracker.starting = False
             self.log_serving(port)
             await stopping.wait()
             await self.drain(server, tracker)
         finally:
+            server.stop()
             for sock in sockets:
                 sock.close()
+            if self.unix_socket:
+                serving.remove_unix_socket(self.unix_socket, inode)
             await manager.shutdown_all()
+            operations.stop()
         self.log.info("Gateway stopped; every kernel was shut down")
 
     def ignore_hangup(self) -> None:
         """SIGHUP (a closed terminal) leaves the gateway serving, as jupyter-kernel-gateway."""
         self.log.info("SIGHUP ignored: still serving (SIGTERM or Ctrl-C stops the gateway)")
 
+    def http_server(
+        self, app: web.Application, ssl_options: ssl.SSLContext | None
+    ) -> serving.GatewayHTTPServer:
+        """The HTTP server of `app`, with the gateway's limits and timeouts."""
+        return serving.GatewayHTTPServer(
+            app,
+            xheaders=self.trust_xheaders,
+            ssl_options=ssl_options,
+            max_body_size=self.personality.server_body_limit(),
+            idle_connection_timeout=self.http_idle_timeout,
+            body_timeout=BODY_TIMEOUT,
+        )
+
+    def bind(self) -> tuple[list[socket.socket], int]:
+        """The listening sockets and their port (0 for a unix socket)."""
+        if self.unix_socket:
+            return [serving.bind_unix(self.unix_socket)], 0
+        sockets, port = serving.bind(self.ip, self.port, self.port_retries)
+        skipped = serving.skipped_ports(self.port, port, self.port_retries)
+        if skipped:
+            self.log.warning("%s", skipped)
+        return sockets, port
+
     def log_serving(self, port: int) -> None:
         """The listening line (and a local URL when listening on every interface), then what
         the mode serves there."""
+        if self.unix_socket:
+            self.log_serving_unix()
+            return
         scheme = "https" if self.certfile else "http"
         host = f"[{self.ip}]" if ":" in self.ip else self.ip or "0.0.0.0"
         self.log.info(
@@ -581,7 +686,26 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
                 port,
                 self.base_url,
             )
-        for line in self.personality.summary(f"{scheme}://{host}:{port}{self.base_url[:-1]}"):
+        url = f"{scheme}://{host}:{port}{self.base_url[:-1]}"
+        for line in [*self.personality.summary(url), self.operations_summary(url)]:
+            self.log.info("%s", line)
+
+    def operations_summary(self, url: str) -> str:
+        """Where the probes (and the metrics, when on) are."""
+        probes = f"Health: {url}/healthz, readiness: {url}/readyz"
+        return f"{probes}, metrics: {url}/metrics" if self.enable_metrics else probes
+
+    def log_serving_unix(self) -> None:
+        """The listening line on a unix socket, then what the mode serves (by path)."""
+        self.log.info(
+            "Jupyter Kernel Gateway %s (%s mode) at unix socket %s (base URL %s)",
+            __version__,
+            self.personality.mode_name,
+            self.unix_socket,
+            self.base_url,
+        )
+        url = self.base_url[:-1]
+        for line in [*self.personality.summary(url), self.operations_summary(url)]:
             self.log.info("%s", line)
 
     async def drain(self, server: HTTPServer, tracker: serving.RequestTracker) -> None:

@@ -17,6 +17,7 @@ from traitlets.traitlets import MetaHasTraits
 from .base.handlers import AccessPolicy
 from .seed import Notebook
 from .services.kernels.manager import MappingKernelManager
+from .services.kernels.pool import KernelPool
 from .services.proxy import PortRanges
 
 Route = tuple[str, type, dict[str, Any]]
@@ -62,6 +63,14 @@ class Personality(LoggingConfigurable, metaclass=_PersonalityMeta):
     def summary(self, url: str) -> list[str]:
         """Lines the app logs once it listens at `url` (no trailing slash): what is served."""
         return []
+
+    def missing(self) -> list[str]:
+        """What the mode lacks to serve now, in short fixed words (readiness); empty when ready."""
+        return []
+
+    def pools(self) -> dict[str, KernelPool]:
+        """The mode's kernel pools by app name (`/` for the root notebook), for metrics."""
+        return {}
 
     def server_body_limit(self) -> int:
         """The largest request body the server reads, in bytes."""

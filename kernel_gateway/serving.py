@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import os
 import socket
 import ssl
+import stat
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
-from tornado.netutil import bind_sockets
+from tornado.netutil import bind_sockets, bind_unix_socket
 
 from .errors import StartupError
 
@@ -63,13 +65,15 @@ class InFlight(Protocol):
 class RequestTracker:
     """The HTTP requests in flight, so shutdown can let them finish, or answer them.
 
-    Handlers call `started` / `finished`; the app sets `closing` when it drains, after which
-    handlers refuse new requests that arrive on open keep-alive connections, and once the
-    grace period is over `abandon_all` answers those still running.
+    Handlers call `started` / `finished`; the app sets `starting` while its mode starts and
+    `closing` from the moment it is told to stop: handlers refuse new requests meanwhile
+    (with `refusal()` as the message), and once the grace period is over `abandon_all`
+    answers those still running.
     """
 
     def __init__(self) -> None:
         self.requests: set[InFlight] = set()
+        self.starting = False
         self.closing = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -77,6 +81,14 @@ class RequestTracker:
     @property
     def active(self) -> int:
         return len(self.requests)
+
+    def refusal(self) -> str | None:
+        """Why a new request is refused now (starting, shutting down); None when served."""
+        if self.closing:
+            return "The gateway is shutting down"
+        if self.starting:
+            return "The gateway is starting"
+        return None
 
     def started(self, request: InFlight) -> None:
         self.requests.add(request)
@@ -148,3 +160,41 @@ def skipped_ports(asked: int, bound: int, retries: int) -> str | None:
         return None
     taken = f"Port {asked} is" if bound == asked + 1 else f"Ports {asked} to {bound - 1} are"
     return f"{taken} in use; listening on port {bound} instead (port_retries={retries})"
+
+
+def bind_unix(path: str) -> socket.socket:
+    """Bind a unix socket at `path`, readable and writable by this user only (mode 0600).
+
+    A socket file left by a crashed run (nobody accepts on it) is replaced. Raises
+    StartupError when a server is listening on it, or `path` is something else.
+    """
+    if os.path.lexists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise StartupError(f"Cannot listen on {path}: it exists and is not a socket")
+        if unix_socket_live(path):
+            raise StartupError(f"Cannot listen on {path}: another server is listening on it")
+        os.unlink(path)
+    try:
+        return bind_unix_socket(path, mode=0o600)
+    except OSError as err:
+        raise StartupError(f"Cannot listen on {path}: {err}") from err
+
+
+def unix_socket_live(path: str) -> bool:
+    """Whether a server accepts connections on the unix socket at `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except OSError:  # refused (stale), or gone meanwhile
+            return False
+    return True
+
+
+def remove_unix_socket(path: str, inode: int) -> None:
+    """Remove the socket file at exit, if it is still the one this process bound (`inode`)."""
+    try:
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass

@@ -119,7 +119,7 @@ SERVING_AT = re.compile(r"Jupyter Kernel Gateway \S+ \(\S+ mode\) at https?://\S
 
 
 def wait_until_serving(gateway: Gateway, path: str) -> None:
-    """Poll until the gateway accepts HTTP on `path`, or fail with its log.
+    """Poll until the gateway serves `path` (answers it, other than "starting"), or fail.
 
     The port our gateway says it serves on wins: the one asked for may have been taken
     meanwhile (by another test's kernel), and the gateway then moved to the next one.
@@ -137,8 +137,10 @@ def wait_until_serving(gateway: Gateway, path: str) -> None:
         try:
             with socket.create_connection(("127.0.0.1", gateway.port), timeout=0.5):
                 pass
-            gateway.request("GET", path, timeout=10)
-            return
+            status, _, body = gateway.request("GET", path, timeout=10)
+            if status != 503 or b"starting" not in body:  # our gateway, still starting
+                return
+            time.sleep(0.1)
         except OSError:
             time.sleep(0.1)
     gateway.stop()

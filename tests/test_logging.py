@@ -48,12 +48,14 @@ def test_start_up_says_kernels_listening_url_endpoints_and_spec(quiet: Gateway) 
     url = f"http://127.0.0.1:{quiet.port}/api2"
     started = "Kernel python3 ID started in N ms and seeded (1 cell); ZeroMQ traffic encrypted"
     start = lines.index(f"{started} (CurveZMQ)")
-    assert lines[start + 1 : start + 5] == [
+    assert lines[start + 1 : start + 7] == [
         f"Jupyter Kernel Gateway {__version__} (notebook-http mode) at {url}/",
         f"Endpoint GET {url}/hello/:name",
         f"Endpoint GET {url}/hello",
         f"API spec: {url}/_api/spec/swagger.json (Swagger 2.0), "
         f"{url}/_api/spec/openapi.json (OpenAPI 3.1)",
+        f"API page: {url}/_api/docs",
+        f"Health: {url}/healthz, readiness: {url}/readyz, metrics: {url}/metrics",
     ]
     assert "without encryption" not in quiet.log()  # ipykernel's warning for plain TCP
 

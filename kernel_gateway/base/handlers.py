@@ -30,6 +30,7 @@ from ..errors import (
     NotFound,
     Unauthorized,
 )
+from ..operations.request_ids import HEADER, current_request_id, request_id
 from ..serving import RequestTracker
 
 
@@ -165,6 +166,18 @@ class GatewayHandler(web.RequestHandler):
     tracker: RequestTracker | None = None
     _tracked = False
     _abandoned = False
+    _request_id = ""
+
+    @property
+    def request_id(self) -> str:
+        """The client's sane X-Request-Id, or a new one; the same for the whole request."""
+        if not self._request_id:
+            self._request_id = request_id(self.request.headers.get(HEADER))
+        return self._request_id
+
+    def begin(self) -> None:
+        """First thing in `prepare`: log lines from here on carry the request id."""
+        current_request_id.set(self.request_id)
 
     def initialize(self, policy: AccessPolicy, tracker: RequestTracker | None = None) -> None:
         """Subclasses take their own collaborators and pass the rest here."""
@@ -174,13 +187,16 @@ class GatewayHandler(web.RequestHandler):
 
     def set_default_headers(self) -> None:
         set_cors_headers(self, getattr(self, "policy", AccessPolicy()))
+        self.set_header(HEADER, self.request_id)
 
     def prepare(self) -> None:
+        self.begin()
         if self.tracker is not None:
             self.tracker.started(self)
             self._tracked = True
-            if self.tracker.closing:
-                raise web.HTTPError(503, "The gateway is shutting down")
+            refusal = self.tracker.refusal()
+            if refusal is not None:
+                raise web.HTTPError(503, refusal)
         if self.request.method == "OPTIONS":
             check_uri(self.request)
         else:

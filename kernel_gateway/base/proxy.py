@@ -154,8 +154,9 @@ class ProxyHandler(GatewayWebSocketHandler):
         """Count the exchange as in flight, so shutdown lets it finish; 503 while stopping."""
         if self.tracker is None:
             return
-        if self.tracker.closing:
-            raise web.HTTPError(503, "The gateway is shutting down")
+        refusal = self.tracker.refusal()  # starting or shutting down
+        if refusal is not None:
+            raise web.HTTPError(503, refusal)
         self.tracker.started(self)
         self._tracked = True
 

@@ -9,6 +9,7 @@ from typing import Any
 from tornado.websocket import WebSocketHandler
 
 from ..errors import GatewayError
+from ..operations.request_ids import HEADER, current_request_id, request_id
 from .handlers import AccessPolicy, check_access, set_cors_headers, write_json_error
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,22 @@ class GatewayWebSocketHandler(WebSocketHandler):
     """Base of the websocket handlers: token, origin and URI checks, CORS, OPTIONS, JSON errors."""
 
     policy: AccessPolicy
+    _request_id = ""
 
     def initialize(self, policy: AccessPolicy, **_: Any) -> None:
         """Subclasses take their own collaborators and pass the policy here."""
         self.policy = policy
         set_cors_headers(self, policy)
 
+    @property
+    def request_id(self) -> str:
+        """The client's sane X-Request-Id, or a new one (as for every gateway handler)."""
+        if not self._request_id:
+            self._request_id = request_id(self.request.headers.get(HEADER))
+        return self._request_id
+
     def prepare(self) -> Any:
+        current_request_id.set(self.request_id)
         if not self.is_preflight():
             check_access(self.request, self.policy)
 
@@ -56,6 +66,7 @@ class GatewayWebSocketHandler(WebSocketHandler):
         policy = getattr(self, "policy", None)
         if policy is not None:
             set_cors_headers(self, policy)
+        self.set_header(HEADER, self.request_id)
 
     def options(self, *args: str, **kwargs: str) -> Any:
         """Answer CORS preflight requests, with no token needed."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from traitlets import Bool, List, Unicode
 
+from ..base.api_page import api_page_routes
 from ..base.websocket import OpenWebSockets
 from ..personality import GatewayContext, Personality, Route
 from ..seed import cell_positions, code_cells
@@ -116,14 +117,24 @@ class JupyterWebsocketPersonality(Personality):
                 APIDocumentHandler,
                 {"renderer": as_yaml, "content_type": YAML_TYPE},
             ),
+            *api_page_routes("/api/docs", "/api/swagger.json", "Jupyter Kernel Gateway"),
         ]
 
     def summary(self, url: str) -> list[str]:
         """Where the kernels API and its description are."""
         return [
             f"Kernels API: {url}/api/kernels; websockets at {url}/api/kernels/<id>/channels",
-            f"API document: {url}/api/swagger.json (also .yaml)",
+            f"API document: {url}/api/swagger.json (also .yaml); API page: {url}/api/docs",
         ]
+
+    def missing(self) -> list[str]:
+        """With a warm pool, not ready while max_kernels leaves no room for another kernel
+        (a warm kernel is handed out only within the limit)."""
+        manager = self.context.kernel_manager
+        limit = manager.policy.max_kernels
+        if manager.warm_pool is None or limit is None or manager.kernel_count() < limit:
+            return []
+        return ["kernel_limit"]
 
     async def start(self) -> None:
         """Start `prespawn_count` kernels, then fill the warm pool; StartupError if any fails."""

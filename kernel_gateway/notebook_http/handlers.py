@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,20 @@ class EndpointSettings:
     max_queue_wait: float
     show_tracebacks: bool
     comment_prefix: str = "#"
+    app: str = "/"  # the app's name in metrics and logs
+
+
+@dataclass
+class EndpointRecord:
+    """What one endpoint request did, for metrics: its route and timings."""
+
+    app: str
+    endpoint: str  # the route pattern, never the raw path
+    queued: bool = False
+    kernel_id: str | None = None
+    queue_wait: float | None = None
+    execution: float | None = None
+    response_bytes: int = 0
 
 
 @web.stream_request_body
@@ -55,6 +70,7 @@ class EndpointHandler(GatewayHandler):
         self.chunks: list[bytes] = []
         self.received = 0
         self.uploaded = False
+        self.endpoint_record = EndpointRecord(endpoint_settings.app, route.path)
 
     def prepare(self) -> None:
         """After the headers, before the body: access checks, then 405 and 413."""
@@ -89,7 +105,13 @@ class EndpointHandler(GatewayHandler):
         settings = self.endpoint_settings
         endpoint = self.endpoint()
         code = self.code(endpoint, path_args)
+        record = self.endpoint_record
+        record.queued = True
+        queued = time.perf_counter()
         async with self.pool.borrow(settings.max_queue_wait) as kernel:
+            started = time.perf_counter()
+            record.queue_wait = started - queued
+            record.kernel_id = kernel.kernel_id
             result, info = await run_endpoint(
                 kernel,
                 code,
@@ -97,6 +119,7 @@ class EndpointHandler(GatewayHandler):
                 settings.request_timeout,
                 settings.inline_response_info,
             )
+            record.execution = time.perf_counter() - started
         if result.error:  # named by its cell, with the line of the user's code
             raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
         self.write_response(map_response(result, info))
@@ -178,6 +201,7 @@ class EndpointHandler(GatewayHandler):
         self.clear_header("Content-Type")
         for name, value in response.headers:
             self.add_header(name, value)
+        self.endpoint_record.response_bytes = len(response.body or b"")
         self.finish(response.body or None)  # tornado refuses even b"" with a 204 or 304
 
     def compute_etag(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from traitlets import Bool, Dict, Integer, Unicode
 
+from ..base.api_page import api_page_routes
 from ..config import Seconds
 from ..errors import StartupError
 from ..personality import GatewayContext, Personality, Route
@@ -34,6 +35,7 @@ CELL_PARSERS = {
     "kernel_gateway.notebook_http.swagger.parser",
 }
 MiB = 1024 * 1024
+ROOT_APP = "/"  # the app name of the seed notebook, in metrics
 
 
 class NotebookHTTPPersonality(Personality):
@@ -125,6 +127,7 @@ class NotebookHTTPPersonality(Personality):
             max_queue_wait=self.max_queue_wait,
             show_tracebacks=self.show_tracebacks,
             comment_prefix=self.line_comment(),
+            app=ROOT_APP,
         )
         endpoints = self.parsed.endpoints
         swagger = build_swagger(endpoints, self.title(), self.parsed.spec)
@@ -132,6 +135,7 @@ class NotebookHTTPPersonality(Personality):
         routes: list[Route] = [
             (r"/_api/spec/swagger\.json", SpecHandler, {"document": json.dumps(swagger)}),
             (r"/_api/spec/openapi\.json", SpecHandler, {"document": json.dumps(openapi)}),
+            *api_page_routes("/_api/docs", "/_api/spec/swagger.json", self.title()),
         ]
         if self.allow_notebook_download:
             source = self.context.seed_text or json.dumps(self.context.seed_notebook)
@@ -149,7 +153,7 @@ class NotebookHTTPPersonality(Personality):
         return routes
 
     def summary(self, url: str) -> list[str]:
-        """One line per endpoint (method and URL), then where the API's spec is."""
+        """One line per endpoint (method and URL), then where the API's spec and page are."""
         lines = [
             f"Endpoint {method} {url}{route.path}"
             for route in self.routes
@@ -159,6 +163,7 @@ class NotebookHTTPPersonality(Personality):
         lines.append(
             f"API spec: {spec}/swagger.json (Swagger 2.0), {spec}/openapi.json (OpenAPI 3.1)"
         )
+        lines.append(f"API page: {url}/_api/docs")
         if self.allow_notebook_download:
             lines.append(f"Notebook: {url}/_api/source")
         return lines
@@ -171,6 +176,13 @@ class NotebookHTTPPersonality(Personality):
 
     def server_body_limit(self) -> int:
         return self.max_body_size + MiB
+
+    def pools(self) -> dict[str, KernelPool]:
+        return {ROOT_APP: self.pool}
+
+    def missing(self) -> list[str]:
+        """Not ready while the root notebook's pool has no seeded kernel."""
+        return [] if self.pool.members else ["pool_empty"]
 
     async def start(self) -> None:
         await self.pool.start()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sshd_host import SshdUnavailable, SshHost, start_sshd
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "etc" / "api_examples"
@@ -271,3 +272,15 @@ def write_notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
     }
     path.write_text(json.dumps(notebook))
     return path
+
+
+@pytest.fixture(scope="session")
+def ssh_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshHost]:
+    """A private sshd on 127.0.0.2 and the ssh_python kernelspec, shared by the whole session;
+    the test skips (with the reason) where sshd is not installed."""
+    try:
+        host = start_sshd(tmp_path_factory.mktemp("sshd"))
+    except SshdUnavailable as err:
+        pytest.skip(f"no SSH host for remote kernels: {err}")
+    yield host
+    host.stop()

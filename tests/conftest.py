@@ -169,10 +169,18 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory
         ready_path: str = "/api",
         wait: bool = True,
         cwd: Path | None = None,
+        port: int | None = None,
     ) -> Gateway:
-        port = free_port()
+        retries = 20 if port is None else 0  # a port asked for is that port or nothing
+        port = port or free_port()
         log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-        args = [sys.executable, "-m", "kernel_gateway", f"--port={port}", "--port_retries=20"]
+        args = [
+            sys.executable,
+            "-m",
+            "kernel_gateway",
+            f"--port={port}",
+            f"--port_retries={retries}",
+        ]
         args += list(argv)
         with log_path.open("wb") as log:
             process = subprocess.Popen(

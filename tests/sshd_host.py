@@ -25,6 +25,8 @@ from pathlib import Path
 SSH_IP = "127.0.0.2"
 START_TIMEOUT = 30.0
 SPEC_NAME = "ssh_python"
+HOSTS = [f"--remote-hosts={SSH_IP}"]
+GONE_DEADLINE = 5.0  # a kernel outliving its shutdown by more than this is a defect
 
 
 class SshdUnavailable(Exception):
@@ -145,8 +147,7 @@ def install_spec(root: Path) -> Path:
     if not command.exists():
         raise SshdUnavailable("jupyter-ssh-spec not found: install the test extra")
     subprocess.run(
-        [str(command), "install", f"--prefix={prefix}", f"--kernel-name={SPEC_NAME}"]
-        + [f"--remote-hosts={SSH_IP}"],
+        [str(command), "install", f"--prefix={prefix}", f"--kernel-name={SPEC_NAME}", *HOSTS],
         check=True,
         capture_output=True,
     )
@@ -231,3 +232,27 @@ def came_through(host: SshHost, pid: int) -> bool:
     client_ip, client_port, server_ip, server_port = fields
     login = f"Accepted publickey for {host.user} from {client_ip} port {client_port} "
     return (server_ip, int(server_port)) == (SSH_IP, host.port) and login in host.log()
+
+
+def running(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def wait_gone(pid: int, deadline: float = GONE_DEADLINE) -> float:
+    """Seconds until `pid` is gone (polled); fails if it still runs after `deadline`."""
+    start = time.monotonic()
+    while running(pid):
+        assert time.monotonic() - start < deadline, f"kernel process {pid} outlived its shutdown"
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children, ...)."""
+    import psutil  # a dependency of ipykernel
+
+    return {child.pid for child in psutil.Process(pid).children(recursive=True)}

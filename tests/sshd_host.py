@@ -25,6 +25,10 @@ from pathlib import Path
 SSH_IP = "127.0.0.2"
 START_TIMEOUT = 30.0
 SPEC_NAME = "ssh_python"
+NO_SSH_IP = "127.0.0.3"  # nothing listens there: the host refuses SSH
+NOWHERE_SPEC = "ssh_nowhere"  # ssh_python pointed at NO_SSH_IP
+SILENT_SPEC = "ssh_silent"  # a launcher that starts on the host but never reports back
+SILENT_LAUNCHER = "silent_launcher.py"
 HOSTS = [f"--remote-hosts={SSH_IP}"]
 GONE_DEADLINE = 5.0  # a kernel outliving its shutdown by more than this is a defect
 
@@ -151,11 +155,30 @@ def install_spec(root: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    spec_path = prefix / "share" / "jupyter" / "kernels" / SPEC_NAME / "kernel.json"
-    spec = json.loads(spec_path.read_text())
+    kernels = prefix / "share" / "jupyter" / "kernels"
+    spec = json.loads((kernels / SPEC_NAME / "kernel.json").read_text())
     spec["argv"][0] = sys.executable
-    spec_path.write_text(json.dumps(spec, indent=2))
+    write_spec(kernels / SPEC_NAME, spec)
+    nowhere = spec["metadata"]["kernel_provisioner"]["config"] | {"remote_hosts": [NO_SSH_IP]}
+    write_spec(
+        kernels / NOWHERE_SPEC,
+        spec
+        | {
+            "metadata": spec["metadata"]
+            | {"kernel_provisioner": spec["metadata"]["kernel_provisioner"] | {"config": nowhere}}
+        },
+    )
+    silent = write_spec(kernels / SILENT_SPEC, spec) / SILENT_LAUNCHER
+    silent.write_text("import time\ntime.sleep(30)  # starts, never reports back, ends by itself\n")
+    write_spec(kernels / SILENT_SPEC, spec | {"argv": [sys.executable, str(silent), "{kernel_id}"]})
     return prefix / "share" / "jupyter"
+
+
+def write_spec(directory: Path, spec: dict[str, object]) -> Path:
+    """Write a kernelspec's kernel.json; return its directory."""
+    directory.mkdir(exist_ok=True)
+    (directory / "kernel.json").write_text(json.dumps(spec, indent=2))
+    return directory
 
 
 def prepare_privsep_dir() -> None:

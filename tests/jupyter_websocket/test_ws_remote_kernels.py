@@ -3,14 +3,28 @@ DistributedProvisioner (a private sshd on 127.0.0.2), used exactly like local on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
+import time
 from typing import Any
 
+import psutil
 import pytest
 from conftest import Gateway, GatewayFactory, free_port
 from proxy_helpers import auth, raw_request, run
-from sshd_host import SPEC_NAME, SSH_IP, SshHost, came_through, descendants, wait_gone
+from sshd_host import (
+    NO_SSH_IP,
+    NOWHERE_SPEC,
+    SILENT_LAUNCHER,
+    SILENT_SPEC,
+    SPEC_NAME,
+    SSH_IP,
+    SshHost,
+    came_through,
+    descendants,
+    wait_gone,
+)
 from ws_client import KernelSocket, of_type, stdout
 
 FACTS = "import json, os; print(json.dumps({'pid': os.getpid()}))"
@@ -133,3 +147,58 @@ async def test_sigterm_leaves_no_remote_kernel_running(
     assert gateway.stop(signal.SIGTERM) == 0
     for pid in pids:
         wait_gone(pid)
+
+
+def test_a_host_that_refuses_ssh_ends_in_a_json_error_naming_it(gateway: Gateway) -> None:
+    status, body = gateway.json("POST", "/api/kernels", {"name": NOWHERE_SPEC})
+    assert status == 500, body
+    assert isinstance(body, dict)
+    assert set(body) == {"reason", "message"}
+    assert NO_SSH_IP in body["message"]
+    assert NO_SSH_IP in gateway.log()
+    kernel_id = create_kernel(gateway)  # the gateway goes on serving
+    assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204
+
+
+def silent_launchers() -> list[psutil.Process]:
+    return [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if any(SILENT_LAUNCHER in arg for arg in process.info["cmdline"] or [])
+    ]
+
+
+def test_the_launch_timeout_in_the_create_requests_env_is_honoured(
+    gateway: Gateway, ssh_host: SshHost
+) -> None:
+    """KERNEL_LAUNCH_TIMEOUT (as a Jupyter server's gateway client sends it) beats the spec's."""
+    env = {"KERNEL_LAUNCH_TIMEOUT": "2"}
+    try:
+        status, body = gateway.json("POST", "/api/kernels", {"name": SILENT_SPEC, "env": env})
+        assert status == 500, body
+        assert isinstance(body, dict)
+        assert set(body) == {"reason", "message"}
+        assert "(2s)" in body["message"] or "2.0s" in body["message"], body
+        assert SSH_IP in body["message"], body
+        assert [came_through(ssh_host, p.pid) for p in silent_launchers()] == [True]
+    finally:
+        for process in silent_launchers():  # it never reported back: nothing can signal it
+            process.kill()
+
+
+async def test_an_idle_remote_kernel_is_culled_and_its_process_ends(
+    gateway_factory: GatewayFactory, ssh_host: SshHost
+) -> None:
+    gateway = gateway_factory(
+        f"--default_kernel_name={SPEC_NAME}",
+        "--MappingKernelManager.cull_idle_timeout=1",
+        "--MappingKernelManager.cull_interval=1",
+        env=ssh_host.gateway_env(free_port()),
+    )
+    kernel_id = create_kernel(gateway)
+    pid = await kernel_pid(gateway, kernel_id)
+    deadline = time.monotonic() + 30
+    while gateway.request("GET", f"/api/kernels/{kernel_id}")[0] != 404:
+        assert time.monotonic() < deadline, gateway.log()
+        await asyncio.sleep(0.1)
+    wait_gone(pid)

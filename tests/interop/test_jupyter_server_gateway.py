@@ -57,8 +57,9 @@ class Stack:
         return len(self.gateway.log()), len(self.server.log())
 
 
-def start_jupyter_server(root: Path, gateway: Gateway) -> Gateway:
-    """Start `jupyter server` on a free port with `gateway` as its gateway; wait for it."""
+def start_jupyter_server(root: Path, gateway_url: str, *options: str) -> Gateway:
+    """Start `jupyter server` on a free port with the gateway at `gateway_url` (and any more
+    `options`); wait for it."""
     port = free_port()
     dirs = {name: root / name for name in ("config", "data", "runtime", "notebooks")}
     for path in dirs.values():
@@ -75,7 +76,7 @@ def start_jupyter_server(root: Path, gateway: Gateway) -> Gateway:
         sys.executable,
         "-m",
         "jupyter_server",
-        f"--gateway-url=http://127.0.0.1:{gateway.port}",
+        f"--gateway-url={gateway_url}",
         f"--GatewayClient.auth_token={GATEWAY_TOKEN}",
         f"--IdentityProvider.token={SERVER_TOKEN}",
         f"--ServerApp.root_dir={dirs['notebooks']}",
@@ -84,6 +85,7 @@ def start_jupyter_server(root: Path, gateway: Gateway) -> Gateway:
         "--ServerApp.port_retries=0",
         "--no-browser",
         "--allow-root",
+        *options,
     ]
     log_path = root / "jupyter_server.log"
     with log_path.open("wb") as log:
@@ -98,7 +100,7 @@ def stack(
     module_gateway_factory: GatewayFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     gateway = module_gateway_factory(f"--auth_token={GATEWAY_TOKEN}")
-    server = start_jupyter_server(tmp_path_factory.mktemp("jupyter"), gateway)
+    server = start_jupyter_server(tmp_path_factory.mktemp("jupyter"), gateway.http_url)
     yield Stack(gateway, server)
     server.stop()
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
+import zmq
 from kernel_helpers import fill_queue, running_manager, wait_for
 
 from kernel_gateway.errors import KernelQueueFull
@@ -76,3 +80,40 @@ async def test_sending_to_a_kernel_that_stopped_reading_raises_instead_of_blocki
         with pytest.raises(KernelQueueFull, match=r"is not reading messages this fast"):
             connection.request("shell", "execute_request", {"code": "1"}, lambda message: None)
         assert connection._routes == {}  # nothing routed for a request that never went out
+
+
+def connect_after_handshake(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`zmq.Socket.connect` that returns only once a DEALER's handshake with the peer is done.
+
+    ZMQ_IMMEDIATE makes a DEALER writable only over completed (handshaken) connections, so
+    polling for POLLOUT (with a deadline) waits for the handshake: the worst case of a kernel
+    that is already listening, as remote kernels usually are.
+    """
+
+    def connect(socket: zmq.Socket, address: str) -> Any:
+        if socket.type != zmq.DEALER:
+            return original(socket, address)
+        socket.setsockopt(zmq.IMMEDIATE, 1)
+        result = original(socket, address)
+        deadline = time.monotonic() + 10
+        while not cast(int, socket.get(zmq.EVENTS)) & zmq.POLLOUT:
+            assert time.monotonic() < deadline, f"no handshake with {address}"
+            time.sleep(0.001)
+        return result
+
+    return connect
+
+
+async def test_a_kernel_that_shakes_hands_before_open_returns_still_connects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handshake monitors must exist before the sockets connect: an event they miss never
+    comes again, and the kernel would never count as connected."""
+    async with running_manager() as manager:
+        connection = manager.connection(await manager.start_kernel())
+        connection.close()
+        with monkeypatch.context() as patch:
+            patch.setattr(zmq.Socket, "connect", connect_after_handshake(zmq.Socket.connect))
+            connection.open()
+        kernel_info = await connection.wait_ready(10)
+        assert kernel_info["status"] == "ok"

@@ -29,6 +29,7 @@ NO_SSH_IP = "127.0.0.3"  # nothing listens there: the host refuses SSH
 NOWHERE_SPEC = "ssh_nowhere"  # ssh_python pointed at NO_SSH_IP
 SILENT_SPEC = "ssh_silent"  # a launcher that starts on the host but never reports back
 SILENT_LAUNCHER = "silent_launcher.py"
+MESSAGE_SPEC = "ssh_python_message"  # ssh_python interrupted by interrupt_request messages
 HOSTS = [f"--remote-hosts={SSH_IP}"]
 GONE_DEADLINE = 5.0  # a kernel outliving its shutdown by more than this is a defect
 
@@ -168,6 +169,7 @@ def install_spec(root: Path) -> Path:
             | {"kernel_provisioner": spec["metadata"]["kernel_provisioner"] | {"config": nowhere}}
         },
     )
+    write_spec(kernels / MESSAGE_SPEC, spec | {"interrupt_mode": "message"})
     silent = write_spec(kernels / SILENT_SPEC, spec) / SILENT_LAUNCHER
     silent.write_text("import time\ntime.sleep(30)  # starts, never reports back, ends by itself\n")
     write_spec(kernels / SILENT_SPEC, spec | {"argv": [sys.executable, str(silent), "{kernel_id}"]})

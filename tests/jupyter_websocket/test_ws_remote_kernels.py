@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import psutil
 import pytest
 from conftest import Gateway, GatewayFactory, free_port
-from proxy_helpers import auth, raw_request, run
+from proxy_helpers import auth, raw_request, run, wait_for_log
 from sshd_host import (
+    MESSAGE_SPEC,
     NO_SSH_IP,
     NOWHERE_SPEC,
     SILENT_LAUNCHER,
@@ -59,7 +61,7 @@ def gateway(module_gateway_factory: GatewayFactory, ssh_host: SshHost) -> Gatewa
 
 
 def create_kernel(gateway: Gateway, **body: Any) -> str:
-    status, model = gateway.json("POST", "/api/kernels", {"name": SPEC_NAME, **body})
+    status, model = gateway.json("POST", "/api/kernels", {"name": SPEC_NAME} | body)
     assert status == 201, model
     assert isinstance(model, dict)
     return str(model["id"])
@@ -88,8 +90,11 @@ async def test_a_remote_kernel_is_started_through_sshd_and_runs_code(
     wait_gone(pid)
 
 
-async def test_a_remote_kernel_is_interrupted_and_asks_for_input(gateway: Gateway) -> None:
-    kernel_id = create_kernel(gateway)
+@pytest.mark.parametrize("spec", [SPEC_NAME, MESSAGE_SPEC], ids=["signal", "message"])
+async def test_a_remote_kernel_is_interrupted_and_asks_for_input(
+    gateway: Gateway, spec: str
+) -> None:
+    kernel_id = create_kernel(gateway, name=spec)
     socket = await KernelSocket.open(gateway.ws_url, kernel_id, headers=auth(gateway))
     try:
         code = "print('you said', input('say: '))"
@@ -117,6 +122,21 @@ async def test_a_restarted_remote_kernel_is_a_new_process_and_the_old_one_is_gon
     assert status == 200, model
     wait_gone(before)
     after = await kernel_pid(gateway, kernel_id)
+    assert after != before
+    assert came_through(ssh_host, after)
+    assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204
+    wait_gone(after)
+
+
+async def test_a_remote_kernel_killed_on_its_host_is_restarted_and_named_with_its_host(
+    gateway: Gateway, ssh_host: SshHost
+) -> None:
+    kernel_id = create_kernel(gateway)
+    before = await kernel_pid(gateway, kernel_id)
+    os.kill(before, signal.SIGKILL)
+    line = f"Kernel {kernel_id} on {SSH_IP} died; restarting it"
+    assert wait_for_log(gateway, line), gateway.log()
+    after = await kernel_pid(gateway, kernel_id)  # the same kernel id, a new process
     assert after != before
     assert came_through(ssh_host, after)
     assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204

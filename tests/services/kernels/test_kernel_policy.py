@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from kernel_gateway.errors import BadRequest
-from kernel_gateway.services.kernels.policy import KernelPolicy, check_env, client_env, kernel_env
+from kernel_gateway.services.kernels.policy import (
+    KernelPolicy,
+    check_env,
+    client_env,
+    kernel_env,
+    launch_timeout,
+)
 
 
 def test_client_env_passes_kernel_variables_and_whitelisted_ones() -> None:
@@ -169,3 +175,22 @@ def test_default_policy_has_no_limits_names_whitelist_or_seeds() -> None:
         env_process_whitelist=(),
         seed_cells=(),
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("2", 2.0), (" 7.5 ", 7.5), ("1e2", 100.0), ("", None), ("  ", None)]
+)
+def test_launch_timeout_is_the_env_s_positive_number_of_seconds(
+    raw: str, seconds: float | None
+) -> None:
+    assert launch_timeout({"KERNEL_LAUNCH_TIMEOUT": raw}) == seconds
+
+
+def test_launch_timeout_of_an_env_without_it_is_none() -> None:
+    assert launch_timeout({"KERNEL_X": "1"}) is None
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "soon", "nan", "inf"])
+def test_a_launch_timeout_that_is_no_positive_number_is_a_bad_request(raw: str) -> None:
+    with pytest.raises(BadRequest, match="KERNEL_LAUNCH_TIMEOUT must be a positive number"):
+        check_env({"KERNEL_LAUNCH_TIMEOUT": raw})

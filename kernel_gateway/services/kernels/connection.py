@@ -32,11 +32,9 @@ UNANSWERED_CHANNELS = ("control", "stdin")  # no reply proves these connected: w
 Receiver = Callable[[KernelMessage], None]
 
 
-def connect_socket(
-    info: Mapping[str, Any], channel: str, identity: bytes, keys: CurveKeys | None = None
-) -> zmq.Socket:
-    """A socket connected to one of a kernel's channels, from its connection info; a Curve
-    client of the kernel when `keys` are given."""
+def channel_socket(channel: str, identity: bytes, keys: CurveKeys | None = None) -> zmq.Socket:
+    """A new, unconnected socket for one of a kernel's channels; a Curve client of the kernel
+    when `keys` are given."""
     kind = zmq.SUB if channel == "iopub" else zmq.DEALER
     socket: zmq.Socket = zmq.Context.instance().socket(kind)
     socket.linger = 0
@@ -45,12 +43,16 @@ def connect_socket(
         socket.setsockopt(zmq.SUBSCRIBE, b"")
     else:
         socket.setsockopt(zmq.IDENTITY, identity)
+    return socket
+
+
+def connect_socket(socket: zmq.Socket, info: Mapping[str, Any], channel: str) -> None:
+    """Connect `socket` to one of a kernel's channels, from its connection info."""
     port = info[f"{channel}_port"]
     if info.get("transport", "tcp") == "ipc":
         socket.connect(f"ipc://{info['ip']}-{port}")
     else:
         socket.connect(f"tcp://{info['ip']}:{port}")
-    return socket
 
 
 class KernelConnection:
@@ -91,11 +93,11 @@ class KernelConnection:
         self._loop = loop
         self._linked = asyncio.Event()
         for channel in (*REQUEST_CHANNELS, "iopub"):
-            socket = connect_socket(info, channel, self._identity, keys)
+            socket = self._sockets[channel] = channel_socket(channel, self._identity, keys)
+            if channel in UNANSWERED_CHANNELS:  # before connecting: a kernel already listening
+                self._watch_handshake(channel, socket)  # may shake hands at once
+            connect_socket(socket, info, channel)
             loop.add_reader(socket.FD, self._drain, channel, socket)
-            self._sockets[channel] = socket
-        for channel in UNANSWERED_CHANNELS:
-            self._watch_handshake(channel, self._sockets[channel])
 
     def _watch_handshake(self, channel: str, socket: zmq.Socket) -> None:
         """Note when `socket` has shaken hands with the kernel.

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_client.ioloop import AsyncIOLoopKernelManager, AsyncIOLoopKernelRestarter
+from jupyter_client.manager import KernelManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from traitlets import default
 
 from ...errors import (
@@ -31,7 +35,7 @@ from ...errors import (
 from .encryption import check_provisioned, check_supported, describe_transport
 from .events import Reason
 from .kernel import ManagedKernel
-from .policy import KernelPolicy, kernel_env
+from .policy import KernelPolicy, kernel_env, launch_timeout
 
 if TYPE_CHECKING:
     from .manager import MappingKernelManager
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 LAUNCHES_OF_A_KERNEL_NOT_RESTARTED = 2
 SHUTDOWN_POLL_INTERVAL = 0.01
 JUPYTER_RESTART_LIMIT = 5  # jupyter_client's default restart_limit
+KERNEL_READY_TIMEOUT = 60.0  # seconds a launched kernel has to answer, unless its env says
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,46 @@ class QuickKernelRestarter(AsyncIOLoopKernelRestarter):
         return JUPYTER_RESTART_LIMIT if restarts else 0
 
 
+def on_host(km: KernelManager | None) -> str:
+    """ " on HOST" for a kernel a remote provisioner runs (for log lines and errors), else ""."""
+    if km is None or km.provisioner is None or isinstance(km.provisioner, LocalProvisioner):
+        return ""
+    host = getattr(km.provisioner, "assigned_host", "") or km.get_connection_info().get("ip")
+    return f" on {host}" if host else ""
+
+
 class GatewayKernelManager(AsyncIOLoopKernelManager):
     """One kernel's jupyter_client manager; tells the gateway each time its process starts."""
 
     on_started: Callable[[], None] | None = None
     restart_on_death = True
+    ready_timeout = KERNEL_READY_TIMEOUT
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        """Launch with the timeout the kernel's env asks for (KERNEL_LAUNCH_TIMEOUT), if any:
+        the provisioner's launch timeout (a remote one has it) and the wait for an answer."""
+        seconds = launch_timeout(kw.get("env") or {})
+        if seconds is not None:
+            self.ready_timeout = seconds
+            if isinstance(getattr(self.provisioner, "launch_timeout", None), (int, float)):
+                self.provisioner.launch_timeout = math.ceil(seconds)  # type: ignore[union-attr]
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_request_shutdown(self, restart: bool = False) -> None:
+        """Ask a local kernel to shut down; end a remote provisioner's kernel with SIGTERM.
+
+        gateway_provisioners' launchers run a listener child, the gateway's only way to signal
+        the kernel, which the kernel never reaps. A shutdown_request makes ipykernel terminate
+        its children before exiting: the listener then stays a zombie and ipykernel keeps
+        waiting for it (~29 s) while jupyter_client, finding the listener gone, takes the kernel
+        for ended. So the kernel is signalled while the listener still answers, then the
+        listener is let go.
+        """
+        if self.provisioner is None or isinstance(self.provisioner, LocalProvisioner):
+            await super()._async_request_shutdown(restart)
+            return
+        await self.provisioner.send_signal(signal.SIGTERM)
+        await self.provisioner.shutdown_requested(restart=restart)
 
     @default("restarter_class")
     def _restarter_class_default(self) -> type:
@@ -121,10 +161,15 @@ async def start_process(
             host, kernel_name=spec.kernel_name, kernel_id=kernel_id, **options
         )
     except BaseException as err:
+        where = on_host(host.launching.get(kernel_id))
         forget_failed_launch(host, kernel_id)
         if isinstance(err, (OSError, RuntimeError, ValueError)):
-            raise KernelStartFailed(f"Kernel {spec.kernel_name!r} failed to start: {err}") from err
+            message = f"Kernel {spec.kernel_name!r} failed to start{where}: {err}"
+            host.log.error("%s (kernel %s)", message, kernel_id)
+            raise KernelStartFailed(message) from err
         raise
+    finally:
+        host.launching.pop(kernel_id, None)
     km = cast(GatewayKernelManager, host.get_kernel(kernel_id))
     kernel = ManagedKernel(kernel_id, spec, km, host.events, launched_at)
     host.registry.add(kernel)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Bool, CaselessStrEnum, Integer, default
@@ -26,7 +27,7 @@ from .culling import IdleCuller, KernelFilter
 from .encryption import POLICIES
 from .events import KernelEvents, KernelState, Reason
 from .kernel import ManagedKernel
-from .launch import GatewayKernelManager, LaunchSpec, launch, settle
+from .launch import KERNEL_READY_TIMEOUT, GatewayKernelManager, LaunchSpec, launch, settle
 from .policy import (
     KernelPolicy,
     check_env,
@@ -34,7 +35,7 @@ from .policy import (
     client_env,
     existing_kernel_name,
 )
-from .readiness import KERNEL_READY_TIMEOUT, Readiness
+from .readiness import Readiness
 from .registry import KernelRegistry
 from .tasks import BackgroundTasks
 from .warm_pool import WarmPool
@@ -88,6 +89,7 @@ class MappingKernelManager(AsyncMultiKernelManager):
         self.tasks = BackgroundTasks("kernel manager")
         self.readiness = Readiness(self.tasks, self.discard, self.log)
         self.warm_pool: WarmPool | None = None
+        self.launching: dict[str, KernelManager] = {}  # a failed launch names its host
         self._starting = 0  # launches that will be handed out, counted against max_kernels
         self._culler: IdleCuller | None = None
 
@@ -97,6 +99,15 @@ class MappingKernelManager(AsyncMultiKernelManager):
         if self.kernel_spec_manager is None:
             raise RuntimeError("MappingKernelManager needs a kernel_spec_manager")
         return self.kernel_spec_manager
+
+    def pre_start_kernel(
+        self, kernel_name: str | None, kwargs: Any
+    ) -> tuple[KernelManager, str, str]:
+        """jupyter_client's, remembering the new kernel's manager while it launches (a failed
+        launch names its host)."""
+        km, name, kernel_id = super().pre_start_kernel(kernel_name, kwargs)
+        self.launching[kernel_id] = km
+        return km, name, kernel_id
 
     def resolve_kernel_name(self, requested: str | None) -> str:
         """The kernel name to start; UnknownKernelSpec if no spec has it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from ...errors import BadRequest, UnknownKernelSpec
 SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
 MAX_VARIABLE_BYTES = 128 * 1024  # NAME=value and its NUL: the kernel's MAX_ARG_STRLEN
 MAX_ENV_BYTES = 1024 * 1024
+LAUNCH_TIMEOUT = "KERNEL_LAUNCH_TIMEOUT"  # what jupyter_server's gateway client sends
 KERNEL_NAME = re.compile(r"[a-z0-9._-]+", re.IGNORECASE)  # what jupyter_client allows
 
 
@@ -90,6 +92,24 @@ def check_env(env: Mapping[str, str]) -> None:
         total += size
     if total > MAX_ENV_BYTES:
         raise BadRequest(f"The env is {total} bytes; at most {MAX_ENV_BYTES}")
+    launch_timeout(env)
+
+
+def launch_timeout(env: Mapping[str, str]) -> float | None:
+    """The seconds a kernel's launch may take, as its env asks (KERNEL_LAUNCH_TIMEOUT), or None.
+
+    Raises BadRequest for a value that is not a positive number.
+    """
+    raw = env.get(LAUNCH_TIMEOUT, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise BadRequest(f"{LAUNCH_TIMEOUT} must be a positive number of seconds, not {raw[:40]!r}")
+    return seconds
 
 
 def kernel_env(policy: KernelPolicy, requested: Mapping[str, str]) -> dict[str, str]:

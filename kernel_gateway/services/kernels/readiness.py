@@ -16,16 +16,15 @@ from .events import KernelState, Reason
 from .execution import execute
 from .failures import cell_failure
 from .kernel import ManagedKernel
+from .launch import on_host
 from .tasks import BackgroundTasks
-
-KERNEL_READY_TIMEOUT = 60.0
 
 Discard = Callable[..., Coroutine[Any, Any, None]]  # MappingKernelManager.discard
 
 
 async def answer_and_seed(kernel: ManagedKernel) -> None:
     """Wait for the kernel to answer, then run its seed cells; CellError if one fails."""
-    await kernel.connection.wait_ready(KERNEL_READY_TIMEOUT)
+    await kernel.connection.wait_ready(kernel.km.ready_timeout)
     if not kernel.seed_cells:
         return
     seeds = kernel.seed_cells
@@ -90,7 +89,7 @@ class Readiness:
         if kernel.is_settling:  # the readying under way goes on with the new process
             self.log.warning("Kernel %s died before it was ready; restarting it", kernel.id)
             return
-        self.log.warning("Kernel %s died; restarting it", kernel.id)
+        self.log.warning("Kernel %s%s died; restarting it", kernel.id, on_host(kernel.km))
         kernel.transition(KernelState.RESTARTING, Reason.AUTO)
         kernel.tell_clients("restarting")
         self.tasks.run(self.reseed(kernel, Reason.AUTO), f"kernel {kernel.id}")
@@ -114,7 +113,7 @@ class Readiness:
 
     def on_death(self, kernel: ManagedKernel) -> None:
         """Its process died and is not restarted: tell its clients, then let it go."""
-        self.log.warning("Kernel %s died", kernel.id)
+        self.log.warning("Kernel %s%s died", kernel.id, on_host(kernel.km))
         kernel.tell_clients("dead")
         kernel.transition(KernelState.DEAD, Reason.DIED)
         self.tasks.run(self.discard(kernel.id, Reason.DIED, now=True), f"kernel {kernel.id}")

@@ -10,8 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Gateway, GatewayFactory, free_port, write_notebook
-from sshd_host import SPEC_NAME, SSH_IP, SshHost, came_through, descendants, wait_gone
+from conftest import Gateway, GatewayFactory, free_port, run_cli, write_notebook
+from sshd_host import (
+    NO_SSH_IP,
+    NOWHERE_SPEC,
+    SPEC_NAME,
+    SSH_IP,
+    SshHost,
+    came_through,
+    descendants,
+    wait_gone,
+)
 
 SEED = "import json, os, time\nSEEDED = 'yes'"
 FACTS = "# GET /facts\nprint(json.dumps({'pid': os.getpid(), 'seeded': SEEDED}))"
@@ -103,3 +112,13 @@ def test_sigterm_leaves_no_remote_pool_kernel_running(
     assert came_through(ssh_host, pid)
     assert gateway.stop(signal.SIGTERM) == 0
     wait_gone(pid)
+
+
+def test_a_pool_on_a_host_that_refuses_ssh_stops_the_gateway_naming_the_host(
+    ssh_host: SshHost, tmp_path: Path
+) -> None:
+    notebook = write_notebook(tmp_path / "nowhere.ipynb", SEED, FACTS, kernel=NOWHERE_SPEC)
+    args = ("--api=notebook-http", f"--seed_uri={notebook}", f"--port={free_port()}")
+    result = run_cli(*args, env=ssh_host.gateway_env(free_port()))
+    assert result.returncode != 0
+    assert f"failed to start on {NO_SSH_IP}" in result.stdout, result.stdout

@@ -30,6 +30,7 @@ NOWHERE_SPEC = "ssh_nowhere"  # ssh_python pointed at NO_SSH_IP
 SILENT_SPEC = "ssh_silent"  # a launcher that starts on the host but never reports back
 SILENT_LAUNCHER = "silent_launcher.py"
 MESSAGE_SPEC = "ssh_python_message"  # ssh_python interrupted by interrupt_request messages
+PLAIN_SPEC = "ssh_python_plain"  # ssh_python without CurveZMQ support
 HOSTS = [f"--remote-hosts={SSH_IP}"]
 GONE_DEADLINE = 5.0  # a kernel outliving its shutdown by more than this is a defect
 
@@ -170,6 +171,8 @@ def install_spec(root: Path) -> Path:
         },
     )
     write_spec(kernels / MESSAGE_SPEC, spec | {"interrupt_mode": "message"})
+    plain = {key: value for key, value in spec["metadata"].items() if key != "supported_encryption"}
+    write_spec(kernels / PLAIN_SPEC, spec | {"metadata": plain})
     silent = write_spec(kernels / SILENT_SPEC, spec) / SILENT_LAUNCHER
     silent.write_text("import time\ntime.sleep(30)  # starts, never reports back, ends by itself\n")
     write_spec(kernels / SILENT_SPEC, spec | {"argv": [sys.executable, str(silent), "{kernel_id}"]})

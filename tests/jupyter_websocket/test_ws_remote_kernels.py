@@ -7,7 +7,9 @@ import asyncio
 import json
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -18,6 +20,7 @@ from sshd_host import (
     MESSAGE_SPEC,
     NO_SSH_IP,
     NOWHERE_SPEC,
+    PLAIN_SPEC,
     SILENT_LAUNCHER,
     SILENT_SPEC,
     SPEC_NAME,
@@ -222,3 +225,27 @@ async def test_an_idle_remote_kernel_is_culled_and_its_process_ends(
         assert time.monotonic() < deadline, gateway.log()
         await asyncio.sleep(0.1)
     wait_gone(pid)
+
+
+def encryption_of(pid: int, kernel_id: str) -> tuple[str, object]:
+    """The transport-encryption policy a launcher was given, and the CurveZMQ public key in
+    the connection file it wrote on its host (None without one)."""
+    argv = psutil.Process(pid).cmdline()
+    policy = argv[argv.index("--transport-encryption") + 1]
+    (connection_file,) = Path(tempfile.gettempdir()).glob(f"kernel-{kernel_id}_*.json")
+    return policy, json.loads(connection_file.read_text()).get("curve_publickey")
+
+
+@pytest.mark.parametrize(
+    ("spec", "encrypted"), [(SPEC_NAME, True), (PLAIN_SPEC, False)], ids=["curve", "plain"]
+)
+async def test_a_remote_kernel_is_encrypted_when_its_spec_supports_curve(
+    gateway: Gateway, spec: str, encrypted: bool
+) -> None:
+    """Under transport_encryption=auto (the default), a spec advertising curve gets CurveZMQ
+    keys from its launcher and the gateway's sockets use them; another one stays plain."""
+    kernel_id = create_kernel(gateway, name=spec)
+    pid = await kernel_pid(gateway, kernel_id)  # the gateway talks to it either way
+    policy, key = encryption_of(pid, kernel_id)
+    assert (policy == "auto", isinstance(key, str) and len(key) == 40) == (encrypted, encrypted)
+    assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204

@@ -183,6 +183,18 @@ def test_a_host_that_refuses_ssh_ends_in_a_json_error_naming_it(gateway: Gateway
     assert gateway.request("DELETE", f"/api/kernels/{kernel_id}")[0] == 204
 
 
+def test_a_launch_timeout_that_is_no_number_is_a_400(gateway: Gateway) -> None:
+    env = {"KERNEL_LAUNCH_TIMEOUT": "soon"}
+    status, body = gateway.json("POST", "/api/kernels", {"name": SPEC_NAME, "env": env})
+    assert (status, body) == (
+        400,
+        {
+            "reason": "Bad Request",
+            "message": "KERNEL_LAUNCH_TIMEOUT must be a positive number of seconds, not 'soon'",
+        },
+    )
+
+
 def silent_launchers() -> list[psutil.Process]:
     return [
         process

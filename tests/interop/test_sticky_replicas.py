@@ -60,9 +60,7 @@ async def test_a_jupyter_server_sticks_to_the_replica_of_its_kernels(
     gateway_factory: GatewayFactory, lb_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     replicas = {name: gateway_factory(*ARGS, env=LISTING) for name in ("a", "b")}
-    proxy = start_haproxy(
-        lb_dir, {name: gw.port for name, gw in replicas.items()}, sticky=True, check="/api"
-    )
+    proxy = start_haproxy(lb_dir, {name: gw.port for name, gw in replicas.items()}, sticky=True)
     try:
         proxy.wait_for_states({"a": "UP", "b": "UP"})
         server = start_jupyter_server(

@@ -10,6 +10,7 @@ from conftest import EXAMPLES, free_port, run_cli
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from kernel_gateway.errors import StartupError
+from kernel_gateway.services.kernels import specs as specs_module
 from kernel_gateway.services.kernels.specs import check_kernel, install_hint, provisioner_of
 
 IPYKERNEL_ARGV = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -48,8 +49,11 @@ def test_install_hints_name_the_package_when_known() -> None:
 
 
 def test_a_missing_provisioner_is_named_with_its_package_and_the_known_kernels(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The test extra installs gateway_provisioners (the SSH tests use it): here it is absent."""
+    installed = specs_module.installed_provisioners() - {"distributed-provisioner"}
+    monkeypatch.setattr(specs_module, "installed_provisioners", lambda: installed)
     specs = specs_with(write_spec(tmp_path, "remote", "distributed-provisioner"))
     with pytest.raises(StartupError) as caught:
         check_kernel(specs, "remote")

@@ -184,10 +184,15 @@ def request_assignment(request_json: str, language: str) -> str:
     (as `build_request` makes it), so only quotes, backslashes and the language's
     interpolation character need escaping.
     """
-    if not (request_json.isascii() and request_json.isprintable()):
-        request_json = json.dumps(json.loads(request_json))
     assign = _ASSIGNMENTS.get(language.lower(), _ASSIGNMENTS["python"])
-    return assign(request_json)
+    return assign(request_value(request_json))
+
+
+def request_value(request_json: str) -> str:
+    """The string REQUEST holds: `request_json`, re-encoded as printable ASCII if it isn't."""
+    if not (request_json.isascii() and request_json.isprintable()):
+        return json.dumps(json.loads(request_json))
+    return request_json
 
 
 def with_request(assignment: str, source: str, comment_prefix: str) -> str:

@@ -32,10 +32,16 @@ class ExecutionResult:
 
 
 @dataclass
-class _Outputs:
-    """Outputs of one request as they arrive."""
+class Outputs:
+    """Outputs of one request as they arrive.
+
+    Done once the kernel is idle for the request and, if `awaits_reply`, its execute_reply
+    is in; a request answered on iopub only (a comm_msg) is done at idle, its comm messages
+    kept in `comm_data`.
+    """
 
     done: asyncio.Future[None]
+    awaits_reply: bool = True
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     execute_result: dict[str, Any] | None = None
@@ -43,6 +49,7 @@ class _Outputs:
     error: tuple[str, str, tuple[str, ...]] | None = None
     reply_status: str = ""
     user_expressions: dict[str, Any] = field(default_factory=dict)
+    comm_data: list[dict[str, Any]] = field(default_factory=list)
     idle: bool = False
 
     def add(self, message: KernelMessage) -> None:
@@ -59,18 +66,21 @@ class _Outputs:
             content = message.content
             trace = tuple(content.get("traceback", ()))
             self.error = (content.get("ename", ""), content.get("evalue", ""), trace)
-        elif kind == "execute_reply":
+        elif message.channel == "shell":  # the reply: execute_reply, kernel_info_reply, ...
             content = message.content
             self.reply_status = content.get("status", "") or "ok"
             self.user_expressions = content.get("user_expressions") or {}
             self._finish_if_complete()
+        elif kind == "comm_msg":
+            self.comm_data.append(message.content.get("data") or {})
         elif kind == "status" and message.content.get("execution_state") == "idle":
             self.idle = True
             self._finish_if_complete()
 
     def _finish_if_complete(self) -> None:
         """Done once the kernel is idle for the request and its reply is in."""
-        if self.idle and self.reply_status and not self.done.done():
+        replied = self.reply_status or not self.awaits_reply
+        if self.idle and replied and not self.done.done():
             self.done.set_result(None)
 
     def result(self) -> ExecutionResult:
@@ -107,13 +117,26 @@ async def execute(
     """Run `codes` in order on one kernel and return each one's result.
 
     All requests are sent at once. The kernel evaluates `user_expressions` after each code
-    that succeeds and returns them in its reply. Raises CellTimeout when they take longer
-    than `timeout` seconds (None or 0: no limit), leaving the busy kernel to the caller;
-    KernelUnavailable when the kernel dies, restarts or shuts down meanwhile (KernelQueueFull
-    when it is not reading its messages).
+    that succeeds and returns them in its reply. Raises what `collect` raises.
+    """
+    requests = [("execute_request", execute_request(code, user_expressions)) for code in codes]
+    return [outputs.result() for outputs in await collect(connection, requests, timeout)]
+
+
+async def collect(
+    connection: KernelConnection,
+    requests: Sequence[tuple[str, dict[str, Any]]],
+    timeout: float | None = None,
+    awaits_reply: bool = True,
+) -> list[Outputs]:
+    """Send shell `requests` (msg_type, content) at once; return each one's outputs.
+
+    Raises CellTimeout when they take longer than `timeout` seconds (None or 0: no limit),
+    leaving the busy kernel to the caller; KernelUnavailable when the kernel dies, restarts or
+    shuts down meanwhile (KernelQueueFull when it is not reading its messages).
     """
     loop = asyncio.get_running_loop()
-    pending = [_Outputs(loop.create_future()) for _ in codes]
+    pending = [Outputs(loop.create_future(), awaits_reply) for _ in requests]
 
     def fail(state: str) -> None:
         failure = KernelUnavailable(f"The kernel was {state} while running the request")
@@ -132,9 +155,8 @@ async def execute(
     unsubscribe = connection.subscribe(watch_for_death)
     msg_ids: list[str] = []
     try:
-        for code, outputs in zip(codes, pending, strict=True):
-            content = execute_request(code, user_expressions)
-            msg_ids.append(connection.request("shell", "execute_request", content, outputs.add))
+        for (msg_type, content), outputs in zip(requests, pending, strict=True):
+            msg_ids.append(connection.request("shell", msg_type, content, outputs.add))
         await asyncio.wait_for(
             asyncio.gather(*(outputs.done for outputs in pending)), timeout or None
         )
@@ -144,4 +166,4 @@ async def execute(
         unsubscribe()
         for msg_id in msg_ids:
             connection.forget(msg_id)
-    return [outputs.result() for outputs in pending]
+    return pending

@@ -1,0 +1,1 @@
+"""The fast path: notebook-http requests as comm messages to a runner inside IPython kernels."""

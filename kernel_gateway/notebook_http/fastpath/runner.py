@@ -1,0 +1,119 @@
+"""The gateway side of the fast path: install the request runner in a kernel, then send it
+one comm_msg per request and collect the outputs as an execute would.
+
+The runner (kernel_runner.py, sent as source) answers on iopub with the request's parent
+header, so stdout, display data, execute_result and errors come back exactly as they do for
+an execute_request; the kernel's idle status for the comm_msg says the request is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ...services.kernels.connection import KernelConnection
+from ...services.kernels.execution import ExecutionResult, Outputs, collect, execute
+
+TARGET_NAME = "kernel_gateway.fastpath"
+RUNNER_VERSION = "1"
+INSTALL_TIMEOUT = 30.0
+RUNNER_SOURCE = Path(__file__).with_name("kernel_runner.py").read_text(encoding="utf-8")
+INSTALL_CODE = (
+    f"{RUNNER_SOURCE}\n"
+    f"__kernel_gateway_install_fastpath__({TARGET_NAME!r}, {RUNNER_VERSION!r})\n"
+    "del __kernel_gateway_install_fastpath__\n"
+)
+log = logging.getLogger(__name__)
+
+Results = tuple[ExecutionResult, ExecutionResult | None]
+
+
+def is_ipython(kernel_info: dict[str, Any]) -> bool:
+    """Whether a kernel_info reply says IPython (language python, implementation ipython)."""
+    language = kernel_info.get("language_info", {}).get("name", "")
+    return str(language).lower() == "python" and kernel_info.get("implementation") == "ipython"
+
+
+def info_result(reply: dict[str, Any]) -> ExecutionResult:
+    """The ResponseInfo code's result, as the runner reported it."""
+    if reply.get("status") == "ok":
+        return ExecutionResult(status="ok", stdout=str(reply.get("stdout", "")))
+    trace = tuple(str(line) for line in reply.get("traceback", ()))
+    error = (str(reply.get("ename", "")), str(reply.get("evalue", "")), trace)
+    return ExecutionResult(status="error", error=error)
+
+
+class FastRunner:
+    """The request runner installed in one kernel, spoken to over one comm."""
+
+    def __init__(self, connection: KernelConnection, comm_id: str) -> None:
+        self.connection = connection
+        self.comm_id = comm_id
+        self.known: set[str] = set()  # keys whose code the runner has compiled
+        self.unprepared: set[str] = set()  # keys it can't run (the execute path runs them)
+
+    def serves(self, key: str) -> bool:
+        """Whether requests of `key` may be sent here."""
+        return key not in self.unprepared
+
+    async def run(
+        self, key: str, source: str, info: str | None, request: str, timeout: float
+    ) -> Results | None:
+        """Run endpoint `key` (its `source` and ResponseInfo `info`) with REQUEST = `request`.
+
+        None when the runner can't run this code (the caller uses the execute path). Raises
+        what `collect` raises: CellTimeout, KernelUnavailable, KernelQueueFull.
+        """
+        data: dict[str, Any] = {"key": key, "request": request}
+        if key not in self.known:
+            data.update(source=source, info=info)
+        outputs = await self.send(data, timeout)
+        reply = outputs.comm_data[-1] if outputs.comm_data else {}
+        if reply.get("status") == "unknown":  # it lost its code: send it again, once
+            data.update(source=source, info=info)
+            outputs = await self.send(data, timeout)
+            reply = outputs.comm_data[-1] if outputs.comm_data else {}
+        if reply.get("status") == "unprepared":
+            self.unprepared.add(key)
+            return None
+        self.known.add(key)
+        if reply.get("status") == "failed":
+            failure = ("FastPathError", str(reply.get("message", "")), ())
+            return ExecutionResult(status="error", error=failure), None
+        result = outputs.result()
+        if reply.get("status") == "error":
+            return replace(result, status="error"), None
+        if "info" in reply:
+            return result, info_result(reply["info"])
+        if info is not None and result.status == "ok":  # no report from a ResponseInfo cell
+            return result, ExecutionResult(status="error", error=("FastPathError", "", ()))
+        return result, None
+
+    async def send(self, data: dict[str, Any], timeout: float) -> Outputs:
+        """One comm_msg to the runner; its outputs once the kernel is idle for it."""
+        content = {"comm_id": self.comm_id, "data": data}
+        [outputs] = await collect(self.connection, [("comm_msg", content)], timeout, False)
+        return outputs
+
+
+async def install(connection: KernelConnection) -> FastRunner | None:
+    """Install the request runner in an IPython kernel; None if the kernel isn't one or the
+    runner did not say it is ready (the caller then uses the execute path)."""
+    if not is_ipython(connection.kernel_info):
+        return None
+    comm_id = uuid.uuid4().hex
+    opening = {"comm_id": comm_id, "target_name": TARGET_NAME, "data": {}}
+    [result] = await execute(connection, [INSTALL_CODE], INSTALL_TIMEOUT)
+    if result.error:
+        log.warning(
+            "Kernel %s: the fast path runner failed: %s", connection.kernel_id, result.error[:2]
+        )
+        return None
+    [opened] = await collect(connection, [("comm_open", opening)], INSTALL_TIMEOUT, False)
+    if not any(reply.get("status") == "ready" for reply in opened.comm_data):
+        log.warning("Kernel %s: the fast path runner did not answer", connection.kernel_id)
+        return None
+    return FastRunner(connection, comm_id)

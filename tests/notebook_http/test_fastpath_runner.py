@@ -11,10 +11,10 @@ from kernel_helpers import SLEEP, running_manager
 
 from kernel_gateway.errors import CellTimeout
 from kernel_gateway.notebook_http.fastpath.runner import FastRunner, install, is_ipython
+from kernel_gateway.notebook_http.request import request_assignment, request_value, with_request
 from kernel_gateway.services.kernels.connection import KernelConnection
 from kernel_gateway.services.kernels.execution import ExecutionResult, execute
 from kernel_gateway.services.kernels.failures import failing_line
-from kernel_gateway.notebook_http.request import request_assignment, request_value, with_request
 
 REQUEST = json.dumps({"body": {"name": "é"}, "args": {}, "path": {}, "headers": {}})
 CELLS = [
@@ -70,7 +70,8 @@ async def test_the_compiled_code_is_sent_once_and_reused() -> None:
     async with runner_and_kernel() as (runner, _):
         first = await runner.run("k", "n = globals().get('n', 0) + 1\nn", None, "{}", 20)
         second = await runner.run("k", "not this source", None, "{}", 20)
-        assert first is not None and second is not None
+        assert first is not None
+        assert second is not None
         assert first[0].execute_result == {"text/plain": "1"}
         assert second[0].execute_result == {"text/plain": "2"}
         assert runner.known == {"k"}
@@ -82,14 +83,18 @@ async def test_response_info_is_its_printed_text_or_its_error() -> None:
         ok = await runner.run("a", "'body'", info, "{}", 20)
         failing = await runner.run("b", "'body'", "raise KeyError('k')", "{}", 20)
         skipped = await runner.run("c", "1 / 0", info, "{}", 20)
-        assert ok is not None and failing is not None and skipped is not None
+        assert ok is not None
+        assert failing is not None
+        assert skipped is not None
         assert ok == (
             ExecutionResult("ok", execute_result={"text/plain": "'body'"}),
             ExecutionResult("ok", stdout='{"status": 201}\n'),
         )
-        assert failing[1] is not None and failing[1].error is not None
+        assert failing[1] is not None
+        assert failing[1].error is not None
         assert failing[1].error[:2] == ("KeyError", "'k'")
-        assert skipped[0].status == "error" and skipped[1] is None
+        assert skipped[0].status == "error"
+        assert skipped[1] is None
 
 
 async def test_code_the_runner_cannot_compile_goes_to_the_execute_path() -> None:
@@ -99,7 +104,8 @@ async def test_code_the_runner_cannot_compile_goes_to_the_execute_path() -> None
             await runner.run("await", "import asyncio\nawait asyncio.sleep(0)", None, "{}", 20)
             is None
         )
-        assert not runner.serves("bad") and runner.serves("other")
+        assert not runner.serves("bad")
+        assert runner.serves("other")
 
 
 async def test_a_request_past_its_timeout_is_interruptible() -> None:
@@ -112,7 +118,8 @@ async def test_a_request_past_its_timeout_is_interruptible() -> None:
             await runner.run("sleep", SLEEP, None, "{}", 0.5)
         await manager.interrupt_kernel(kernel_id)
         again = await runner.run("after", "'still here'", None, "{}", 20)
-        assert again is not None and again[0].execute_result == {"text/plain": "'still here'"}
+        assert again is not None
+        assert again[0].execute_result == {"text/plain": "'still here'"}
 
 
 def test_only_ipython_kernels_take_the_runner() -> None:

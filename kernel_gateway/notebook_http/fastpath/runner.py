@@ -9,8 +9,8 @@ an execute_request; the kernel's idle status for the comm_msg says the request i
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

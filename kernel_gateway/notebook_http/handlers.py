@@ -12,9 +12,12 @@ from tornado.http1connection import HTTP1Connection
 
 from ..base.handlers import GatewayHandler
 from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
+from ..services.kernels.connection import KernelConnection
+from ..services.kernels.execution import ExecutionResult
 from ..services.kernels.failures import cell_failure
 from ..services.kernels.pool import KernelPool
 from .endpoints import Endpoint, Route
+from .fastpath.pool import FastPath
 from .request import build_request, request_assignment, with_request
 from .response import EndpointResponse, map_response
 from .runner import run_endpoint
@@ -61,9 +64,15 @@ class EndpointHandler(GatewayHandler):
     """
 
     def initialize(  # type: ignore[override]
-        self, route: Route, pool: KernelPool, endpoint_settings: EndpointSettings, **base: Any
+        self,
+        route: Route,
+        pool: KernelPool,
+        endpoint_settings: EndpointSettings,
+        fast_path: FastPath,
+        **base: Any,
     ) -> None:
         super().initialize(**base)
+        self.fast_path = fast_path
         self.route = route
         self.pool = pool
         self.endpoint_settings = endpoint_settings
@@ -104,7 +113,7 @@ class EndpointHandler(GatewayHandler):
             return
         settings = self.endpoint_settings
         endpoint = self.endpoint()
-        code = self.code(endpoint, path_args)
+        request_json = self.request_json(path_args)
         record = self.endpoint_record
         record.queued = True
         queued = time.perf_counter()
@@ -112,19 +121,27 @@ class EndpointHandler(GatewayHandler):
             started = time.perf_counter()
             record.queue_wait = started - queued
             record.kernel_id = kernel.kernel_id
-            result, info = await run_endpoint(
-                kernel,
-                code,
-                endpoint.response_info,
-                settings.request_timeout,
-                settings.inline_response_info,
-            )
+            result, info_result = await self.run_on(kernel, endpoint, request_json)
             record.execution = time.perf_counter() - started
         if result.error:  # named by its cell, with the line of the user's code
             raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
-        self.write_response(map_response(result, info))
+        self.write_response(map_response(result, info_result))
 
     get = post = put = patch = delete = serve  # type: ignore[assignment]
+
+    async def run_on(
+        self, kernel: KernelConnection, endpoint: Endpoint, request_json: str
+    ) -> tuple[ExecutionResult, ExecutionResult | None]:
+        """Run the endpoint on a borrowed kernel: on its request runner (the fast path), else
+        as an execute_request."""
+        settings = self.endpoint_settings
+        timeout = settings.request_timeout
+        results = await self.fast_path.run(kernel, endpoint, request_json, timeout)
+        if results is None:
+            code = self.code(endpoint, request_json)
+            info, inline = endpoint.response_info, settings.inline_response_info
+            results = await run_endpoint(kernel, code, info, timeout, inline)
+        return results
 
     def on_connection_close(self) -> None:
         """The client left; if it left mid-upload, tornado never calls `on_finish`, so call it
@@ -153,16 +170,19 @@ class EndpointHandler(GatewayHandler):
         """The methods the notebook declares for this path, and OPTIONS."""
         return [*self.route.methods, "OPTIONS"]
 
-    def code(self, endpoint: Endpoint, path_args: dict[str, str]) -> str:
-        """The endpoint's code, after an assignment of the request to REQUEST (on the line of
-        its annotation, so that errors give the lines of the user's cell)."""
-        request_json = build_request(
+    def request_json(self, path_args: dict[str, str]) -> str:
+        """The REQUEST value of this request: its body, arguments, path parameters, headers."""
+        return build_request(
             b"".join(self.chunks),
             self.request.headers.get("Content-Type"),
             self.request.query_arguments,
             path_args,
             list(self.request.headers.get_all()),
         )
+
+    def code(self, endpoint: Endpoint, request_json: str) -> str:
+        """The endpoint's code, after an assignment of the request to REQUEST (on the line of
+        its annotation, so that errors give the lines of the user's cell)."""
         assignment = request_assignment(request_json, self.endpoint_settings.language)
         return with_request(assignment, endpoint.source, self.endpoint_settings.comment_prefix)
 

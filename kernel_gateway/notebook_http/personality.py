@@ -21,6 +21,7 @@ from ..seed import cell_positions
 from ..services.kernels.pool import KernelPool
 from .cell.parser import ParsedNotebook, prefix_for
 from .endpoints import group_routes
+from .fastpath.pool import FastPath
 from .handlers import (
     EndpointHandler,
     EndpointSettings,
@@ -78,6 +79,12 @@ class NotebookHTTPPersonality(Personality):
         help="Seconds a request may wait for a free kernel before it gets 503; 0 means "
         "as long as it takes (KG_MAX_QUEUE_WAIT env var)",
     ).tag(config=True, env="KG_MAX_QUEUE_WAIT")
+    fast_path = Bool(
+        True,
+        help="Serve requests on IPython kernels through a request runner installed in each "
+        "kernel at seed time (one comm message per request, no execute_request); other "
+        "kernels use the execute path either way (KG_FAST_PATH env var)",
+    ).tag(config=True, env="KG_FAST_PATH")
     show_tracebacks = Bool(
         False,
         help="Include the kernel's traceback in the 500 answer of a failing cell "
@@ -95,12 +102,14 @@ class NotebookHTTPPersonality(Personality):
         self.routes = group_routes(self.parsed.endpoints)
         size = context.prespawn_count if context.prespawn_count else 1
         seeds = self.parsed.seed_cells
+        self.fast = FastPath(self.fast_path)
         self.pool = KernelPool(
             context.kernel_manager,
             size,
             context.default_kernel_name or None,
             seed_cells=seeds,
             seed_positions=cell_positions(context.seed_notebook, seeds),
+            prepare=self.fast.prepare,
         )
 
     def parse(self) -> ParsedNotebook:
@@ -147,7 +156,12 @@ class NotebookHTTPPersonality(Personality):
                 (
                     route.pattern,
                     EndpointHandler,
-                    {"route": route, "pool": self.pool, "endpoint_settings": settings},
+                    {
+                        "route": route,
+                        "pool": self.pool,
+                        "endpoint_settings": settings,
+                        "fast_path": self.fast,
+                    },
                 )
             )
         return routes
@@ -186,6 +200,7 @@ class NotebookHTTPPersonality(Personality):
 
     async def start(self) -> None:
         await self.pool.start()
+        self.log.info("Kernel pool of %d: requests take %s", self.pool.size, self.fast.path_name())
 
     async def stop(self) -> None:
         """Shut the pool's kernels down: the app's drain has waited for requests already."""

@@ -54,10 +54,11 @@ class FastRunner:
         self.comm_id = comm_id
         self.known: set[str] = set()  # keys whose code the runner has compiled
         self.unprepared: set[str] = set()  # keys it can't run (the execute path runs them)
+        self.lost = False  # no reply came: the kernel has no runner (any more)
 
     def serves(self, key: str) -> bool:
         """Whether requests of `key` may be sent here."""
-        return key not in self.unprepared
+        return not self.lost and key not in self.unprepared
 
     async def run(
         self, key: str, source: str, info: str | None, request: str, timeout: float
@@ -76,20 +77,25 @@ class FastRunner:
             data.update(source=source, info=info)
             outputs = await self.send(data, timeout)
             reply = outputs.comm_data[-1] if outputs.comm_data else {}
-        if reply.get("status") == "unprepared":
+        return self.results(key, outputs, reply)
+
+    def results(self, key: str, outputs: Outputs, reply: dict[str, Any]) -> Results | None:
+        """The request's results from its outputs and the runner's reply; None when the
+        execute path must run it (the runner can't compile it, or is gone)."""
+        status = reply.get("status")
+        if status == "unprepared" or not outputs.comm_data:
             self.unprepared.add(key)
+            self.lost = self.lost or not outputs.comm_data
             return None
         self.known.add(key)
-        if reply.get("status") == "failed":
+        result = outputs.result()
+        if status == "failed":
             failure = ("FastPathError", str(reply.get("message", "")), ())
             return ExecutionResult(status="error", error=failure), None
-        result = outputs.result()
-        if reply.get("status") == "error":
+        if status == "error":
             return replace(result, status="error"), None
         if "info" in reply:
             return result, info_result(reply["info"])
-        if info is not None and result.status == "ok":  # no report from a ResponseInfo cell
-            return result, ExecutionResult(status="error", error=("FastPathError", "", ()))
         return result, None
 
     async def send(self, data: dict[str, Any], timeout: float) -> Outputs:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -34,10 +34,17 @@ if TYPE_CHECKING:
 INTERRUPT_GRACE = 5.0
 log = logging.getLogger(__name__)
 
+Prepare = Callable[[KernelConnection], Awaitable[None]]
+
 
 class KernelPool(Pool):
     """`size` kernels of one kind lent out by `borrow()`, with their own seed cells, working
-    directory and env (None: the manager's seed cells; the gateway's folder; no extra env)."""
+    directory and env (None: the manager's seed cells; the gateway's folder; no extra env).
+
+    `prepare` (if given) is awaited on each kernel once it is seeded, after its launch or its
+    restart, before it serves: the notebook-http mode's fast path installs its request runner
+    there. It must not raise for a kernel that merely can't be prepared.
+    """
 
     def __init__(
         self,
@@ -48,8 +55,10 @@ class KernelPool(Pool):
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         seed_positions: tuple[int, ...] = (),
+        prepare: Prepare | None = None,
     ) -> None:
         super().__init__(manager, max(size, 1), "kernel pool")
+        self.prepare = prepare
         self.kernel_name = kernel_name
         self.seed_cells = seed_cells
         self.seed_positions = seed_positions  # of the seed cells in their notebook
@@ -91,7 +100,13 @@ class KernelPool(Pool):
 
     async def launch_member(self) -> ManagedKernel:
         assert self.spec is not None, "start() first"
-        return await self.manager.start(self.spec)
+        kernel = await self.manager.start(self.spec)
+        await self._prepare(kernel)
+        return kernel
+
+    async def _prepare(self, kernel: ManagedKernel) -> None:
+        if self.prepare is not None and not kernel.is_gone:
+            await self.prepare(kernel.connection)
 
     def joined(self, kernel: ManagedKernel) -> None:
         self._give_back(kernel)
@@ -183,6 +198,7 @@ class KernelPool(Pool):
             log.warning("Kernel %s ignored the interrupt; restarting it", kernel.id)
             try:
                 await self.manager.restart_kernel(kernel.id, now=True)
+                await self._prepare(kernel)
             except BaseException:
                 self._returned(kernel)
                 raise

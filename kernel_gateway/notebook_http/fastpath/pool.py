@@ -1,0 +1,75 @@
+"""FastPath: the request runners of one kernel pool, installed as the pool seeds its kernels.
+
+The pool calls `prepare` after it starts, restarts or replaces a kernel (the runner is part of
+seeding); a request asks `run` first, which answers None when the execute path must serve it:
+the fast path is off, the kernel isn't IPython, installing failed, or the runner can't compile
+the endpoint's code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ...errors import CellTimeout, KernelQueueFull, KernelUnavailable
+from ...services.kernels.connection import KernelConnection
+from ..endpoints import Endpoint
+from ..request import request_value
+from .runner import FastRunner, Results, install
+
+log = logging.getLogger(__name__)
+
+
+def endpoint_key(endpoint: Endpoint) -> str:
+    """The name the runner knows an endpoint's code by (unique within one notebook)."""
+    return f"{endpoint.cell_index} {endpoint.method} {endpoint.path}"
+
+
+class FastPath:
+    """The runners installed in one pool's kernels, by kernel id."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.runners: dict[str, FastRunner] = {}
+        self.prepared = 0  # kernels prepared so far, with or without a runner
+
+    async def prepare(self, connection: KernelConnection) -> None:
+        """Install a runner in a freshly seeded kernel (replacing what it had before)."""
+        self.runners.pop(connection.kernel_id, None)
+        self.prepared += 1
+        if not self.enabled:
+            return
+        try:
+            runner = await install(connection)
+        except (CellTimeout, KernelQueueFull, KernelUnavailable) as err:
+            log.warning("Kernel %s: no request runner: %s", connection.kernel_id, err)
+            return
+        if runner is not None:
+            self.runners[connection.kernel_id] = runner
+
+    def forget(self, kernel_id: str) -> None:
+        """A kernel left the pool."""
+        self.runners.pop(kernel_id, None)
+
+    def path_name(self) -> str:
+        """Which path the pool's requests take, for the start-up log."""
+        if not self.enabled:
+            return "the execute path (fast_path is off)"
+        if not self.runners:
+            return "the execute path (no IPython kernel took the request runner)"
+        if len(self.runners) < self.prepared:
+            return f"the fast path on {len(self.runners)} of {self.prepared} kernels"
+        return "the fast path (a request runner in each IPython kernel)"
+
+    async def run(
+        self, kernel: KernelConnection, endpoint: Endpoint, request_json: str, timeout: float
+    ) -> Results | None:
+        """Run an endpoint request on `kernel`'s runner; None: the execute path must run it.
+
+        Raises what the runner raises: CellTimeout, KernelUnavailable, KernelQueueFull.
+        """
+        runner = self.runners.get(kernel.kernel_id)
+        key = endpoint_key(endpoint)
+        if runner is None or not runner.serves(key):
+            return None
+        info = endpoint.response_info
+        return await runner.run(key, endpoint.source, info, request_value(request_json), timeout)

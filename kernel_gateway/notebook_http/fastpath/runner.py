@@ -51,6 +51,7 @@ class FastRunner:
 
     def __init__(self, connection: KernelConnection, comm_id: str) -> None:
         self.connection = connection
+        self.kid = connection.kernel_id
         self.comm_id = comm_id
         self.known: set[str] = set()  # keys whose code the runner has compiled
         self.unprepared: set[str] = set()  # keys it can't run (the execute path runs them)
@@ -83,9 +84,13 @@ class FastRunner:
         """The request's results from its outputs and the runner's reply; None when the
         execute path must run it (the runner can't compile it, or is gone)."""
         status = reply.get("status")
-        if status == "unprepared" or not outputs.comm_data:
+        if not outputs.comm_data:
+            log.warning("Kernel %s has no request runner: the execute path serves it", self.kid)
+            self.lost = True
+            return None
+        if status == "unprepared":
+            log.info("Endpoint %s takes the execute path: the runner can't compile it", key)
             self.unprepared.add(key)
-            self.lost = self.lost or not outputs.comm_data
             return None
         self.known.add(key)
         result = outputs.result()
@@ -114,9 +119,9 @@ async def install(connection: KernelConnection) -> FastRunner | None:
     opening = {"comm_id": comm_id, "target_name": TARGET_NAME, "data": {}}
     [result] = await execute(connection, [INSTALL_CODE], INSTALL_TIMEOUT)
     if result.error:
-        log.warning(
-            "Kernel %s: the fast path runner failed: %s", connection.kernel_id, result.error[:2]
-        )
+        ename, evalue, _ = result.error
+        kernel_id = connection.kernel_id
+        log.warning("Kernel %s: the fast path runner failed: %s: %s", kernel_id, ename, evalue)
         return None
     [opened] = await collect(connection, [("comm_open", opening)], INSTALL_TIMEOUT, False)
     if not any(reply.get("status") == "ready" for reply in opened.comm_data):

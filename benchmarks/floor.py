@@ -1,4 +1,5 @@
-"""The floor: execute round trips straight to one ipykernel over ZeroMQ, with no gateway.
+"""The floor: execute and kernel_info round trips straight to one ipykernel over ZeroMQ, with
+no gateway.
 
 The kernel is started by jupyter_client's KernelManager from OUR virtualenv (.venv, the
 harness's own interpreter). The client is two raw ZeroMQ sockets (shell DEALER, iopub SUB)
@@ -73,6 +74,23 @@ class FloorKernel:
         while time.monotonic() < stop:
             for sock, _ in self._poller.poll(20):
                 self.session.recv(sock, mode=0)
+
+    def kernel_info(self, timeout: float = REQUEST_TIMEOUT) -> float:
+        """A bare kernel_info round trip: seconds from the request to its shell reply."""
+        start = time.perf_counter()
+        msg_id = self.session.send(self._shell, "kernel_info_request", {})["header"]["msg_id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            events = self._poller.poll(remaining_ms)
+            if not events:
+                raise TimeoutError("floor kernel_info timed out")
+            for sock, _ in events:
+                _, message = self.session.recv(sock, mode=0)
+                if message is None or message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if message["header"]["msg_type"] == "kernel_info_reply":
+                    return time.perf_counter() - start
 
     def execute(self, code: str, timeout: float = REQUEST_TIMEOUT) -> float:
         """Run code; return seconds until both execute_reply and status idle arrived."""

@@ -15,6 +15,18 @@ HTTP_NOTEBOOK = NOTEBOOK_DIR / "http_api.ipynb"
 HELLO_CODE = 'print("hello world")'
 HELLO_BODY = "hello world\n"
 
+#: The compute endpoint: a path parameter parsed from REQUEST, a loop, a print.
+FIB_PATH = "/fib/300"
+FIB_BODY = "222232244629420445529739893461909967206666939096499764990979600\n"
+FIB_CELL = (
+    "# GET /fib/:n\n"
+    'n = int(json.loads(REQUEST)["path"]["n"])  # noqa: F821\n'
+    "a, b = 0, 1\n"
+    "for _ in range(n):\n"
+    "    a, b = b, a + b\n"
+    "print(a)"
+)
+
 _RESPONSE_INFO = json.dumps({"headers": {"Content-Type": "application/json"}, "status": 200})
 
 HTTP_CELLS = [
@@ -23,6 +35,7 @@ HTTP_CELLS = [
     '# POST /echo\nprint(json.dumps(json.loads(REQUEST)["body"]))  # noqa: F821',
     f"# ResponseInfo POST /echo\nprint(json.dumps({_RESPONSE_INFO}))",
     "# GET /request\nprint(REQUEST)  # noqa: F821",
+    FIB_CELL,
 ]
 
 

@@ -40,7 +40,7 @@ from benchmarks.servers import (
 )
 from benchmarks.stats import median, round_ratios
 
-ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8")
+ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 SIDES = ("ours", "plain", "peer", "floor")
 
 

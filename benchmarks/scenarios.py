@@ -20,7 +20,7 @@ from benchmarks.clients import (
     sequential_latencies,
 )
 from benchmarks.floor import FloorKernel
-from benchmarks.make_notebooks import HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
+from benchmarks.make_notebooks import FIB_BODY, FIB_PATH, HELLO_BODY, HELLO_CODE, HTTP_NOTEBOOK
 from benchmarks.measures import Budget, Context, Metric
 from benchmarks.procfs import cpu_seconds, kernel_pids, rss_bytes
 from benchmarks.servers import Gateway, RunningServer, serving
@@ -36,6 +36,7 @@ ECHO = HttpRequest(
     {"Content-Type": "application/json"},
 )
 EXECUTE_CODE = "1+1"
+FIB = HttpRequest("GET", FIB_PATH)
 
 
 def _http_args(prespawn: int) -> list[str]:
@@ -97,9 +98,10 @@ def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
         _paired_floor(gateway, ctx, "1") as floor_kernel,
     ):
         sequential_latencies(server.port, HELLO, check, budget.warmup, 30.0)
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before, kernel_before = cpu_seconds(server.pid), _kernels_cpu(server)
         samples = sequential_latencies(server.port, HELLO, check, budget.latency_requests, 60.0)
         cpu = cpu_seconds(server.pid) - cpu_before
+        kernel_cpu = _kernels_cpu(server) - kernel_before
         for _ in range(budget.warmup):
             floor_kernel.execute(HELLO_CODE)
         paired = Paired()
@@ -115,7 +117,29 @@ def hello_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
         Metric("1", "GET /hello p50", "ms", "lower", _ms(percentile(samples, 50))),
         Metric("1", "GET /hello p99", "ms", "lower", _ms(percentile(samples, 99))),
         *_cpu_metric("1", "request", cpu, len(samples)),
+        Metric("6", "kernel CPU per request (s1)", "ms", "lower", _ms(kernel_cpu / len(samples))),
         _overhead("1", "GET /hello p50 minus floor", paired.gateway, paired.floor),
+    ]
+
+
+def _kernels_cpu(server: RunningServer) -> float:
+    """CPU seconds used so far by the gateway's kernels."""
+    return sum(cpu_seconds(pid) for pid in kernel_pids(server.pid))
+
+
+def compute_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
+    """Scenario 9: one client, sequential GET /fib/<n> (a path parameter, a loop), pool of 1."""
+    budget = ctx.budget
+    check = expect_status_and_body(FIB_BODY.encode())
+    with _http_server(gateway, ctx, "s9", prespawn=1) as server:
+        sequential_latencies(server.port, FIB, check, budget.warmup, 30.0)
+        cpu_before = cpu_seconds(server.pid)
+        samples = sequential_latencies(server.port, FIB, check, budget.latency_requests, 60.0)
+        cpu = cpu_seconds(server.pid) - cpu_before
+    return [
+        Metric("9", f"GET {FIB.path} p50", "ms", "lower", _ms(percentile(samples, 50))),
+        Metric("9", f"GET {FIB.path} p99", "ms", "lower", _ms(percentile(samples, 99))),
+        *_cpu_metric("9", "request", cpu, len(samples)),
     ]
 
 
@@ -305,7 +329,15 @@ def floor(ctx: Context) -> list[Metric]:
             kernel.execute(EXECUTE_CODE)
         execs = [kernel.execute(EXECUTE_CODE) for _ in range(ctx.budget.executes)]
         hellos = [kernel.execute(HELLO_CODE) for _ in range(ctx.budget.latency_requests)]
+        infos = [kernel.kernel_info() for _ in range(ctx.budget.latency_requests)]
     return [
+        Metric(
+            "7",
+            "floor: kernel_info p50 (zmq, no gateway)",
+            "ms",
+            "lower",
+            _ms(percentile(infos, 50)),
+        ),
         Metric(
             "7",
             "floor: execute 1+1 p50 (zmq, no gateway)",
@@ -330,10 +362,11 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "3": ("notebook-http POST /echo 1 KiB JSON, pool 2, 8 clients", echo_throughput),
     "4": ("websocket kernel start (ours: kernel_pool_size=2)", kernel_start),
     "5": ("websocket execute 1+1 round trip", execute_round_trip),
+    "9": ("notebook-http GET /fib/:n (path parameter, compute), pool 1, 1 client", compute_latency),
 }
 TITLES = {
     **{key: title for key, (title, _) in SCENARIOS.items()},
-    "6": "memory and CPU (measured inside 1, 2, 3, 5)",
+    "6": "memory and CPU (measured inside 1, 2, 3, 5, 9)",
     "7": "floor: no gateway (kernel from .venv, raw ZeroMQ client)",
     "8": "encryption cost: ours encrypted and plain side by side, requests alternating",
 }

@@ -29,7 +29,17 @@ def test_quick_benchmark_of_our_side_measures_every_scenario(tmp_path: Path) -> 
     report = json.loads(results.read_text())
     assert [o["error"] for o in report["outcomes"] if o["error"]] == []
     rows = {r["metric"]: r["floor"] if r["ours"] is None else r["ours"] for r in report["rows"]}
-    assert {row["scenario"] for row in report["rows"]} == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    assert {row["scenario"] for row in report["rows"]} == {
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+    }
     paired = [row for row in report["rows"] if row["scenario"] == "8"]
     assert len(paired) == 8
     assert [(row["ours"] > 0, row["plain"] > 0) for row in paired] == [(True, True)] * 8

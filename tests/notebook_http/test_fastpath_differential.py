@@ -198,3 +198,25 @@ def test_a_kernel_refusing_the_runner_serves_on_the_execute_path(
         gateway.log()
     )
     assert gateway.request("GET", "/int")[::2] == (200, b'{"text/plain": "42"}')
+
+
+def test_a_kernel_restarted_after_a_timeout_gets_its_runner_again(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    cells = (
+        "import signal, time",
+        "# GET /stuck\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
+        "# GET /int\n6 * 7",
+    )
+    notebook = write_notebook(tmp_path / "stuck.ipynb", *cells)
+    argv = (
+        "--api=notebook-http",
+        f"--seed_uri={notebook}",
+        "--NotebookHTTPPersonality.request_timeout=1",
+    )
+    gateway = gateway_factory(*argv, env={"KG_FAST_PATH": "1"}, ready_path="/int")
+    assert gateway.request("GET", "/stuck")[0] == 504
+    assert gateway.request("GET", "/int")[::2] == (200, b'{"text/plain": "42"}')  # waits for it
+    assert "ignored the interrupt; restarting it" in gateway.log()
+    assert "has no request runner" not in gateway.log()
+    assert "takes the execute path" not in gateway.log()

@@ -1,0 +1,274 @@
+"""NotebookApp: one notebook served as an HTTP API, with its own pool, router and specs.
+
+The root seed notebook is the app mounted at "/"; the apps of apps_dir are mounted at
+`/apps/<slug>`. An app is `stopped` (a version parsed, no kernels), `starting`, `running`
+or `failed` (its start failed, or its notebook never parsed). Requests hold the `Live`
+pair (version, pool) they started on, so a reload switches new requests to a new pool while
+those in flight finish on the old one, which is shut down once they are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import KernelUnavailable, StartupError
+from ..services.kernels.manager import MappingKernelManager
+from ..services.kernels.messages import iso_time
+from ..services.kernels.pool import STOP_GRACE, KernelPool
+from .version import AppVersion
+
+DRAIN_TIMEOUT = 60.0  # seconds an old version's requests get before its kernels go
+log = logging.getLogger(__name__)
+
+Reserve = Callable[["NotebookApp", int], Awaitable[None]]
+
+
+async def _no_limit(app: NotebookApp, kernels: int) -> None:
+    return None
+
+
+class Live:
+    """A version and the pool serving it, with the requests that hold it."""
+
+    def __init__(self, version: AppVersion, pool: KernelPool) -> None:
+        self.version = version
+        self.pool = pool
+        self.holds = 0
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self.holds -= 1
+        self._released.set()
+
+    async def retire(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Wait (up to `timeout` s) for the requests holding this pair, then stop its pool
+        (which shuts its kernels down at once if `timeout` is 0)."""
+        deadline = time.monotonic() + timeout
+        while self.holds and (left := deadline - time.monotonic()) > 0:
+            self._released.clear()
+            try:
+                await asyncio.wait_for(self._released.wait(), left)
+            except asyncio.TimeoutError:
+                break
+        await self.pool.stop(grace=min(timeout, STOP_GRACE))
+
+
+@dataclass(frozen=True)
+class AppModel:
+    """What /_api/apps shows of an app."""
+
+    slug: str
+    state: str
+    version: str | None
+    kernels: int
+    busy: int
+    queued: int
+    last_request: str | None
+    endpoints: tuple[tuple[str, str], ...]
+    error: str | None
+    ephemeral: bool = False
+    expires_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as JSON, endpoints as [{method, path}]."""
+        value: dict[str, Any] = dict(self.__dict__)
+        value["endpoints"] = [{"method": m, "path": p} for m, p in self.endpoints]
+        return value
+
+
+class NotebookApp:
+    """One notebook's endpoints, started on demand, reloaded without downtime."""
+
+    def __init__(
+        self,
+        slug: str,
+        manager: MappingKernelManager,
+        start_timeout: float,
+        cwd: Path | None = None,
+        reserve: Reserve = _no_limit,
+        public: Path | None = None,
+        kernel_name: str | None = None,
+    ) -> None:
+        self.slug = slug
+        self.public = public  # served at <mount>/public/
+        self.kernel_name = kernel_name  # None: the one the notebook names
+        self.manager = manager
+        self.start_timeout = start_timeout
+        self.cwd = cwd
+        self.reserve = reserve
+        self.state = "failed"
+        self.version: AppVersion | None = None
+        self.live: Live | None = None
+        self.error: str | None = None
+        self.last_request: float | None = None
+        self.in_flight = 0
+        self.started_at = time.time()
+        self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def acquire(self) -> Live:
+        """The pair a request runs on, starting the app if needed; release it when done.
+
+        Raises KernelUnavailable (503) when the app failed or can't start.
+        """
+        self.last_request = time.time()
+        self.in_flight += 1
+        try:
+            live = self.live if self.state == "running" else None
+            if live is None:
+                live = await self.start()
+        except BaseException:
+            self.in_flight -= 1
+            raise
+        live.holds += 1
+        return live
+
+    def release(self, live: Live) -> None:
+        """A request that `acquire`d `live` is over."""
+        live.release()
+        self.in_flight -= 1
+        self.last_request = time.time()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def set_version(self, version: AppVersion) -> None:
+        """Serve `version` from the next start on (for an app without kernels)."""
+        self.version = version
+        self.error = None
+        if self.state == "failed":
+            self.state = "stopped"
+
+    def fail(self, message: str) -> None:
+        """Record why the app (or its new version) can't serve; one log line says it."""
+        self.error = message
+        if self.live is None:
+            self.state = "failed"
+        log.error("App %s: %s", self.slug or "/", message)
+
+    async def start(self) -> Live:
+        """Start the app's pool (once, whoever asks); KernelUnavailable if that fails."""
+        async with self._lock:
+            if self.live is not None:
+                return self.live
+            if self.state == "failed" or self.version is None:
+                raise KernelUnavailable(f"App {self.slug} failed: {self.error}")
+            self.state = "starting"
+            try:
+                self.live = await self._launch(self.version)
+            except StartupError as err:
+                self.fail(str(err))
+                raise KernelUnavailable(f"App {self.slug} failed to start: {err}") from err
+            except KernelUnavailable:  # no room (max_kernels)
+                self.state = "stopped"
+                raise
+            self.state = "running"
+            self.error = None
+            self.started_at = time.time()
+            return self.live
+
+    async def _launch(self, version: AppVersion) -> Live:
+        """A started pool for `version`, within start_timeout; StartupError otherwise."""
+        await self.reserve(self, version.settings.pool_size)
+        pool = KernelPool(
+            self.manager,
+            version.settings.pool_size,
+            self.kernel_name or version.kernel_name,
+            seed_cells=version.parsed.seed_cells,
+            cwd=str(self.cwd) if self.cwd is not None else None,
+            seed_positions=version.seed_positions,
+        )
+        try:
+            await asyncio.wait_for(pool.start(), self.start_timeout or None)
+        except asyncio.TimeoutError:
+            raise StartupError(
+                f"version {version.digest} did not start within {self.start_timeout:g} s"
+            ) from None
+        except StartupError as err:
+            raise StartupError(f"version {version.digest}: {err}") from err
+        return Live(version, pool)
+
+    async def reload(self, version: AppVersion) -> None:
+        """Serve `version`: beside the running one until it is ready, then instead of it.
+
+        When the new pool fails to start, the old version keeps serving and `error` says why.
+        """
+        async with self._lock:
+            old = self.live
+            if old is None:
+                self.set_version(version)
+                return
+            if old.version.digest == version.digest and self.error is None:
+                return
+            try:
+                self.live = await self._launch(version)
+            except (StartupError, KernelUnavailable) as err:
+                self.fail(f"new version not served, the old one serves on: {err}")
+                return
+            self.version = version
+            self.error = None
+        self._retire(old)
+
+    async def stop(self, grace: float = DRAIN_TIMEOUT) -> None:
+        """Shut the app's kernels down once its requests are done (waiting up to `grace`
+        seconds for them); it starts again on demand."""
+        async with self._lock:
+            old, self.live = self.live, None
+            if self.state in ("running", "starting"):
+                self.state = "stopped"
+        if old is not None:
+            await old.retire(grace)
+        if not grace:  # the gateway is going: the manager shuts every kernel down next
+            for task in self._retiring:
+                task.cancel()
+        await self.settle()
+
+    def _retire(self, live: Live) -> None:
+        task = asyncio.ensure_future(live.retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def settle(self) -> None:
+        """Wait until the pools of replaced versions are shut down."""
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last request (or the start), 0 while requests run."""
+        if self.in_flight:
+            return 0.0
+        return now - max(self.last_request or 0.0, self.started_at)
+
+    def model(self, ephemeral: bool = False, ttl: float = 0) -> AppModel:
+        """The app as /_api/apps shows it."""
+        pool = self.live.pool if self.live is not None else None
+        version = self.version
+        expires = None
+        if ephemeral:
+            expires = iso_time((self.last_request or time.time()) + ttl)
+        return AppModel(
+            slug=self.slug,
+            state=self.state,
+            version=version.digest if version else None,
+            kernels=pool.idle + pool.busy if pool else 0,
+            busy=pool.busy if pool else 0,
+            queued=pool.queued if pool else 0,
+            last_request=iso_time(self.last_request) if self.last_request else None,
+            endpoints=tuple(
+                (method, route.path)
+                for route in (version.routes if version else ())
+                for method in route.methods
+            ),
+            error=self.error,
+            ephemeral=ephemeral,
+            expires_at=expires,
+        )

@@ -1,0 +1,290 @@
+"""AppRegistry: the apps of apps_dir by slug, kept in step with the folder.
+
+Who calls what: the personality calls `start()` before serving and `stop()` at shutdown; the
+watcher calls `refresh()` when notebooks change; handlers call `get`, `models`, `reload`,
+`deploy`, `create_ephemeral` and `delete`; apps call `reserve` before they start kernels.
+Changes to the set of apps are serialized by one lock; each app serializes its own starts
+and reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import KernelUnavailable, NotFound, StartupError
+from ...seed import Notebook, parse_notebook_json
+from ...services.kernels.manager import MappingKernelManager
+from ..app import AppModel, NotebookApp
+from ..version import ParseOptions, build_version, content_digest
+from .deploy import install, uninstall
+from .scan import EPHEMERAL_MARK, AppScanner, AppSource
+from .upload import Upload, stage
+from .watch import watch_notebooks
+
+TICK = 0.5  # seconds between checks for idle and expired apps
+RETRY_AFTER = 5  # seconds a client is told to wait when max_kernels leaves no room
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    """The mode's options that concern apps."""
+
+    apps_dir: Path
+    parse: ParseOptions
+    start_timeout: float
+    eager: bool
+    max_kernels: int | None
+    ephemeral_ttl: float
+    max_app_size: int
+    watch: bool = True
+
+
+class AppRegistry:
+    """The apps of one folder, and the root app they share max_kernels with."""
+
+    def __init__(
+        self,
+        options: RegistryOptions,
+        manager: MappingKernelManager,
+        mount_url: Callable[[str], str],
+        root: NotebookApp | None = None,
+    ) -> None:
+        self.options = options
+        self.manager = manager
+        self.mount_url = mount_url
+        self.root = root
+        self.apps: dict[str, NotebookApp] = {}
+        self.sources: dict[str, AppSource] = {}
+        self.scanner = AppScanner(options.apps_dir)
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every app (starting them all with eager), then watch the folder."""
+        if not self.options.apps_dir.is_dir():
+            raise StartupError(f"apps_dir {self.options.apps_dir} is not a folder")
+        await self.refresh()
+        if self.options.eager:
+            await asyncio.gather(
+                *(app.start() for app in self.apps.values()), return_exceptions=True
+            )
+        self._tasks.append(asyncio.ensure_future(self._tick()))
+        if self.options.watch:
+            watcher = watch_notebooks(self.options.apps_dir, self.refresh, self._stopping)
+            self._tasks.append(asyncio.ensure_future(watcher))
+
+    async def stop(self) -> None:
+        """Stop watching and expiring, then every app's kernels at once (the gateway's own
+        grace period for requests in flight is over)."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(app.stop(grace=0) for app in self.apps.values()))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, slug: str) -> NotebookApp:
+        """The app named `slug`; NotFound if there is none."""
+        app = self.apps.get(slug)
+        if app is None:
+            raise NotFound(f"No app named {slug}")
+        return app
+
+    def model(self, slug: str) -> AppModel:
+        """What /_api/apps/<slug> shows."""
+        app = self.get(slug)
+        source = self.sources[slug]
+        return app.model(source.ephemeral, self.options.ephemeral_ttl)
+
+    def models(self) -> list[AppModel]:
+        """Every app's model, by slug."""
+        return [self.model(slug) for slug in sorted(self.apps)]
+
+    # -- keeping in step with the folder ------------------------------------------------------
+
+    async def refresh(self, force: frozenset[str] = frozenset()) -> None:
+        """Add, reload and remove apps after the folder's notebooks; `force` reloads those
+        slugs even when unchanged (and starts failed ones afresh)."""
+        async with self._lock:
+            found = self.scanner.scan()
+            for slug in set(self.apps) - set(found):
+                self._forget(slug)
+            for slug, source in found.items():
+                await self._load(source, slug in force)
+
+    def _forget(self, slug: str) -> NotebookApp:
+        """Take an app out of the table (new requests get 404) and drain it meanwhile."""
+        app = self.apps.pop(slug)
+        self.sources.pop(slug, None)
+        task = asyncio.ensure_future(app.stop())
+        self._tasks.append(task)
+        log.info("App %s removed", slug)
+        return app
+
+    async def _load(self, source: AppSource, force: bool) -> None:
+        slug = source.slug
+        app = self.apps.get(slug)
+        try:
+            data = source.notebook.read_bytes()
+        except OSError as err:
+            log.warning("App %s: can't read %s: %s", slug, source.notebook, err)
+            return
+        digest = content_digest(data)
+        known = app is not None and app.version is not None and app.version.digest == digest
+        if known and not force and app is not None and app.error is None:
+            return
+        if app is None:
+            app = self._new_app(source)
+        self.sources[slug] = source
+        try:
+            version = build_version(
+                load_app_notebook(data, source.notebook),
+                digest,
+                self.options.parse,
+                slug,
+                self.mount_url(slug),
+            )
+        except StartupError as err:
+            app.fail(f"version {digest}: {err}")
+            return
+        if force and app.state == "failed":
+            app.set_version(version)
+            return
+        await app.reload(version)
+
+    def _new_app(self, source: AppSource) -> NotebookApp:
+        cwd = source.folder or self.options.apps_dir
+        public = source.folder / "public" if source.folder is not None else None
+        app = NotebookApp(
+            source.slug,
+            self.manager,
+            self.options.start_timeout,
+            cwd.resolve(),
+            self.reserve,
+            public.resolve() if public is not None else None,
+        )
+        if source.ephemeral and source.folder is not None:
+            with contextlib.suppress(OSError):
+                app.last_request = (source.folder / EPHEMERAL_MARK).stat().st_mtime
+        self.apps[source.slug] = app
+        log.info("App %s found at %s", source.slug, source.notebook)
+        return app
+
+    async def reload(self, slug: str) -> AppModel:
+        """Read an app's notebook again and serve it, even when unchanged."""
+        self.get(slug)
+        await self.refresh(frozenset({slug}))
+        return self.model(slug)
+
+    # -- deploys -----------------------------------------------------------------------------
+
+    async def deploy(self, slug: str, upload: Upload) -> tuple[AppModel, bool]:
+        """Create or replace app `slug` from an upload; (its model, whether it is new).
+
+        Raises BadRequest, with nothing written, when the upload is not a valid app.
+        """
+        staged = await stage(upload, self.options, slug, self.mount_url(slug))
+        async with self._lock:
+            existing = self.scanner.scan().get(slug)
+            install(self.options.apps_dir, slug, staged, existing)
+            source = self.scanner.scan()[slug]
+            await self._load(source, force=True)
+        return self.model(slug), existing is None
+
+    async def create_ephemeral(self, upload: Upload) -> AppModel:
+        """Deploy an upload as an app under a random slug that expires when unused."""
+        slug = secrets.token_hex(16)
+        staged = await stage(upload, self.options, slug, self.mount_url(slug), ephemeral=True)
+        async with self._lock:
+            install(self.options.apps_dir, slug, staged, None)
+            await self._load(self.scanner.scan()[slug], force=True)
+            self.apps[slug].last_request = time.time()
+        return self.model(slug)
+
+    async def delete(self, slug: str) -> None:
+        """Remove app `slug`: out of the table, its files deleted, its requests drained."""
+        async with self._lock:
+            self.get(slug)
+            source = self.sources[slug]
+            app = self._forget(slug)
+            uninstall(self.options.apps_dir, source)
+        await app.stop()
+
+    # -- room for kernels, idle stop, expiry ---------------------------------------------------
+
+    def kernels_in_use(self, starting: NotebookApp) -> int:
+        """Kernels held by every app's pools, plus those of apps starting besides `starting`."""
+        apps = [*self.apps.values(), *([self.root] if self.root else [])]
+        held = sum(app.live.pool.size for app in apps if app.live is not None)
+        held += sum(
+            app.version.settings.pool_size
+            for app in apps
+            if app is not starting and app.state == "starting" and app.version is not None
+        )
+        return max(held, len(self.manager.kernel_ids()))
+
+    async def reserve(self, app: NotebookApp, kernels: int) -> None:
+        """Make room for `kernels` more under max_kernels, stopping the least recently used
+        apps with nothing in flight; KernelUnavailable (503, Retry-After) when none can go."""
+        limit = self.options.max_kernels
+        while limit is not None and self.kernels_in_use(app) + kernels > limit:
+            idle = [
+                other
+                for other in self.apps.values()
+                if other is not app and other.state == "running" and other.in_flight == 0
+            ]
+            if not idle:
+                raise KernelUnavailable(
+                    f"max_kernels ({limit}) is reached and no app can be stopped to make room",
+                    retry_after=RETRY_AFTER,
+                )
+            victim = min(idle, key=lambda other: other.last_request or 0.0)
+            log.info("App %s stopped to make room for app %s", victim.slug, app.slug)
+            await victim.stop()
+
+    async def _tick(self) -> None:
+        """Stop apps idle for their idle_stop, delete ephemeral apps past their ttl."""
+        while not self._stopping.is_set():
+            await asyncio.sleep(TICK)
+            now = time.time()
+            for slug, app in list(self.apps.items()):
+                source = self.sources.get(slug)
+                if source is not None and source.ephemeral:
+                    await self._expire(slug, app, source, now)
+                    continue
+                idle_stop = app.version.settings.idle_stop if app.version else 0.0
+                if idle_stop and app.state == "running" and app.idle_for(now) > idle_stop:
+                    log.info("App %s idle for %gs; stopping its kernels", slug, idle_stop)
+                    await app.stop()
+
+    async def _expire(self, slug: str, app: NotebookApp, source: AppSource, now: float) -> None:
+        last = app.last_request or now
+        if app.in_flight == 0 and now - last > self.options.ephemeral_ttl:
+            log.info("Ephemeral app %s expired", slug)
+            with contextlib.suppress(NotFound):
+                await self.delete(slug)
+        elif source.folder is not None:  # on disk, so a restart knows when it was last used
+            with contextlib.suppress(OSError):
+                os.utime(source.folder / EPHEMERAL_MARK, (last, last))
+
+
+def load_app_notebook(data: bytes, path: Path) -> Notebook:
+    """An app's notebook bytes as nbformat 4 JSON; StartupError when it isn't a notebook."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StartupError(f"{path.name} is not UTF-8: {err}") from err
+    return parse_notebook_json(text, path.name)

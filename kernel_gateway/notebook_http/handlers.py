@@ -312,7 +312,9 @@ class AppPublicFileHandler(GatewayHandler, web.StaticFileHandler):
     """`/apps/<slug>/public/...`: files under the app folder's public/, read-only. A path
     that leads outside it, through `..` or a symlink, is never served."""
 
-    def initialize(self, find: AppFinder, **base: Any) -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, find: AppFinder, base_path: str, **base: Any
+    ) -> None:
         GatewayHandler.initialize(self, **base)
         web.StaticFileHandler.initialize(self, "/nonexistent")
         self.find = find

@@ -53,7 +53,8 @@ def check_notebook(data: bytes, options: RegistryOptions, slug: str, mount_url: 
         build_version(notebook, content_digest(data), options.parse, slug, mount_url)
     except UnicodeDecodeError as err:
         raise BadRequest(f"The notebook is not UTF-8: {err}") from err
-    except (StartupError, nbformat.ValidationError, ValueError) as err:
+    except (StartupError, nbformat.ValidationError, ValueError, TypeError, KeyError) as err:
+        # nbformat raises TypeError or KeyError for JSON that is far from a notebook
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise BadRequest(f"The notebook is not a valid app: {first}") from err
 

@@ -121,10 +121,12 @@ def build_version(
     options: ParseOptions,
     title: str,
     mount_url: str | None = None,
+    text: str | None = None,
 ) -> AppVersion:
     """Parse `notebook` and build its router and specs; StartupError naming what is wrong.
 
-    `mount_url` is the path the app is served under (None at the root: specs unchanged).
+    `mount_url` is the path the app is served under (None at the root: specs unchanged);
+    `text` is the notebook as its file has it, served at _api/source.
     """
     parsed = parse_with(options, notebook)
     routes = tuple(group_routes(parsed.endpoints))
@@ -153,7 +155,7 @@ def build_version(
         ),
         swagger=json.dumps(with_mount(swagger, mount_url)),
         openapi=json.dumps(with_mount(openapi, mount_url)),
-        source=json.dumps(notebook),
+        source=text if text is not None else json.dumps(notebook),
         patterns=tuple(re.compile(route.pattern) for route in routes),
         seed_positions=cell_positions(notebook, parsed.seed_cells),
     )

@@ -15,12 +15,13 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ...errors import KernelUnavailable, NotFound, StartupError
-from ...seed import Notebook, parse_notebook_json
+from ...seed import parse_notebook_json
 from ...services.kernels.manager import MappingKernelManager
 from ..app import AppModel, NotebookApp
 from ..version import ParseOptions, build_version, content_digest
@@ -67,7 +68,8 @@ class AppRegistry:
         self.scanner = AppScanner(options.apps_dir)
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._seen: dict[str, str] = {}  # slug -> digest of the notebook last read
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -80,18 +82,17 @@ class AppRegistry:
             await asyncio.gather(
                 *(app.start() for app in self.apps.values()), return_exceptions=True
             )
-        self._tasks.append(asyncio.ensure_future(self._tick()))
+        self._spawn(self._tick())
         if self.options.watch:
-            watcher = watch_notebooks(self.options.apps_dir, self.refresh, self._stopping)
-            self._tasks.append(asyncio.ensure_future(watcher))
+            self._spawn(watch_notebooks(self.options.apps_dir, self.refresh, self._stopping))
 
     async def stop(self) -> None:
         """Stop watching and expiring, then every app's kernels at once (the gateway's own
         grace period for requests in flight is over)."""
         self._stopping.set()
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await asyncio.gather(*(app.stop(grace=0) for app in self.apps.values()))
 
     # -- reading -----------------------------------------------------------------------------
@@ -117,65 +118,68 @@ class AppRegistry:
 
     async def refresh(self, force: frozenset[str] = frozenset()) -> None:
         """Add, reload and remove apps after the folder's notebooks; `force` reloads those
-        slugs even when unchanged (and starts failed ones afresh)."""
+        slugs even when unchanged (and starts failed ones afresh). New pools start outside
+        the lock, side by side."""
         async with self._lock:
             found = self.scanner.scan()
             for slug in set(self.apps) - set(found):
                 self._forget(slug)
-            for slug, source in found.items():
-                await self._load(source, slug in force)
+            pending = [self._load(source, slug in force) for slug, source in found.items()]
+        await asyncio.gather(*(work for work in pending if work is not None))
 
-    def _forget(self, slug: str) -> NotebookApp:
-        """Take an app out of the table (new requests get 404) and drain it meanwhile."""
+    def _forget(self, slug: str, drain: bool = True) -> NotebookApp:
+        """Take an app out of the table (new requests get 404) and, with `drain`, stop it in
+        the background once its requests are done."""
         app = self.apps.pop(slug)
         self.sources.pop(slug, None)
-        task = asyncio.ensure_future(app.stop())
-        self._tasks.append(task)
+        self._seen.pop(slug, None)
+        if drain:
+            self._spawn(app.stop())
         log.info("App %s removed", slug)
         return app
 
-    async def _load(self, source: AppSource, force: bool) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _load(self, source: AppSource, force: bool) -> Coroutine[Any, Any, None] | None:
+        """Read an app's notebook; the reload to await if it is new or changed."""
         slug = source.slug
-        app = self.apps.get(slug)
         try:
             data = source.notebook.read_bytes()
         except OSError as err:
             log.warning("App %s: can't read %s: %s", slug, source.notebook, err)
-            return
+            return None
         digest = content_digest(data)
-        known = app is not None and app.version is not None and app.version.digest == digest
-        if known and not force and app is not None and app.error is None:
-            return
-        if app is None:
-            app = self._new_app(source)
+        if self._seen.get(slug) == digest and not force:
+            return None
+        self._seen[slug] = digest
+        app = self.apps.get(slug) or self._new_app(source)
         self.sources[slug] = source
+        app.cwd, app.public = self._places(source)
         try:
+            text = decode_notebook(data, source.notebook)
+            notebook = parse_notebook_json(text, source.notebook.name)
             version = build_version(
-                load_app_notebook(data, source.notebook),
-                digest,
-                self.options.parse,
-                slug,
-                self.mount_url(slug),
+                notebook, digest, self.options.parse, slug, self.mount_url(slug), text
             )
         except StartupError as err:
             app.fail(f"version {digest}: {err}")
-            return
+            return None
         if force and app.state == "failed":
             app.set_version(version)
-            return
-        await app.reload(version)
+            return None
+        return app.reload(version)
+
+    def _places(self, source: AppSource) -> tuple[Path, Path | None]:
+        """An app's working directory and public folder."""
+        if source.folder is None:
+            return self.options.apps_dir, None
+        return source.folder.resolve(), (source.folder / "public").resolve()
 
     def _new_app(self, source: AppSource) -> NotebookApp:
-        cwd = source.folder or self.options.apps_dir
-        public = source.folder / "public" if source.folder is not None else None
-        app = NotebookApp(
-            source.slug,
-            self.manager,
-            self.options.start_timeout,
-            cwd.resolve(),
-            self.reserve,
-            public.resolve() if public is not None else None,
-        )
+        app = NotebookApp(source.slug, self.manager, self.options.start_timeout, None, self.reserve)
         if source.ephemeral and source.folder is not None:
             with contextlib.suppress(OSError):
                 app.last_request = (source.folder / EPHEMERAL_MARK).stat().st_mtime
@@ -200,8 +204,9 @@ class AppRegistry:
         async with self._lock:
             existing = self.scanner.scan().get(slug)
             install(self.options.apps_dir, slug, staged, existing)
-            source = self.scanner.scan()[slug]
-            await self._load(source, force=True)
+            reload = self._load(self.scanner.scan()[slug], force=True)
+        if reload is not None:
+            await reload
         return self.model(slug), existing is None
 
     async def create_ephemeral(self, upload: Upload) -> AppModel:
@@ -210,8 +215,10 @@ class AppRegistry:
         staged = await stage(upload, self.options, slug, self.mount_url(slug), ephemeral=True)
         async with self._lock:
             install(self.options.apps_dir, slug, staged, None)
-            await self._load(self.scanner.scan()[slug], force=True)
+            reload = self._load(self.scanner.scan()[slug], force=True)
             self.apps[slug].last_request = time.time()
+        if reload is not None:
+            await reload
         return self.model(slug)
 
     async def delete(self, slug: str) -> None:
@@ -219,7 +226,7 @@ class AppRegistry:
         async with self._lock:
             self.get(slug)
             source = self.sources[slug]
-            app = self._forget(slug)
+            app = self._forget(slug, drain=False)
             uninstall(self.options.apps_dir, source)
         await app.stop()
 
@@ -281,10 +288,9 @@ class AppRegistry:
                 os.utime(source.folder / EPHEMERAL_MARK, (last, last))
 
 
-def load_app_notebook(data: bytes, path: Path) -> Notebook:
-    """An app's notebook bytes as nbformat 4 JSON; StartupError when it isn't a notebook."""
+def decode_notebook(data: bytes, path: Path) -> str:
+    """An app notebook's text; StartupError when it isn't UTF-8."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise StartupError(f"{path.name} is not UTF-8: {err}") from err
-    return parse_notebook_json(text, path.name)

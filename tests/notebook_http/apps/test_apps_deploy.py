@@ -5,7 +5,10 @@ within the module where the tests don't disturb one another."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from app_helpers import model, notebook, poll, signed_headers, write_app, zip_of
-from conftest import Gateway, GatewayFactory
+from conftest import ROOT, Gateway, GatewayFactory
+
+APPS = ROOT / "etc" / "apps"
 
 TOKEN = "deploy-token"
 KEY = "deploy-key"
@@ -154,6 +159,16 @@ def test_signed_deploys(gateway: Gateway) -> None:
     assert gateway.request("GET", "/apps/signed/tag")[::2] == (200, b"signed\n")
 
 
+def test_the_signing_script_deploys(gateway: Gateway) -> None:
+    script = ROOT / "etc" / "apps" / "sign_deploy.py"
+    args = [sys.executable, str(script), gateway.http_url, "scripted", str(APPS / "hello.ipynb")]
+    env = {**os.environ, "KG_DEPLOY_KEY": KEY}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('201 {"slug": "scripted"')
+    assert gateway.request("GET", "/apps/scripted/hello/sig")[::2] == (200, b"Hello, sig!\n")
+
+
 def test_a_zip_with_data_files_serves_them(gateway: Gateway) -> None:
     app = notebook("# GET /data\nprint(open('data.txt').read())")
     body = zip_of(
@@ -253,3 +268,22 @@ def test_without_token_or_key_deploys_are_forbidden(
         assert (status, headers.get("Retry-After")) == (503, "5")
         assert [f.result()[0] for f in busy] == [200, 200]
     assert gateway.request("GET", "/apps/a/pid")[0] == 200
+
+
+def test_watch_seed_reloads_the_root_notebook(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    seed = write_app(tmp_path / "seed.ipynb", *version_app("root1"))
+    gateway = gateway_factory(
+        "--api=notebook-http",
+        f"--seed_uri={seed}",
+        "--NotebookHTTPPersonality.watch_seed=True",
+        ready_path="/tag",
+    )
+    assert gateway.request("GET", "/tag")[::2] == (200, b"root1\n")
+    write_app(seed, *version_app("root2"), "# GET /added\nprint('new path')")
+    poll(lambda: gateway.request("GET", "/tag")[2] == b"root2\n", what="the new root version")
+    assert gateway.request("GET", "/added")[::2] == (200, b"new path\n")
+    write_app(seed, "# POST\nprint(1)")
+    poll(lambda: "empty path after POST" in gateway.log(), what="the logged error")
+    assert gateway.request("GET", "/tag")[::2] == (200, b"root2\n")

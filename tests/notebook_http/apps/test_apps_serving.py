@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from app_helpers import model, poll, write_app
-from conftest import EXAMPLES, ROOT, Gateway, GatewayFactory
+from conftest import EXAMPLES, ROOT, Gateway, GatewayFactory, child_pids
 
 APPS = ROOT / "etc" / "apps"
 TOKEN = "apps-token"
@@ -32,7 +32,7 @@ def apps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_app(
         folder / "sleeper.ipynb",
         "import os, signal, time",
-        "# GET /sleep\ntime.sleep(20)\nprint('woke')",
+        "# GET /sleep\nwhile not os.path.exists('release'):\n    time.sleep(0.05)\nprint('woke')",
         "# GET /die\nos.kill(os.getpid(), signal.SIGKILL)",
         metadata={"kernel_gateway": {"request_timeout": 30}},
     )
@@ -128,7 +128,9 @@ def test_nothing_outside_public_is_served(gateway: Gateway, path: str) -> None:
     assert b"apples" not in body
 
 
-def test_a_hung_and_a_killed_kernel_leave_other_apps_alone(gateway: Gateway) -> None:
+def test_a_hung_and_a_killed_kernel_leave_other_apps_alone(
+    gateway: Gateway, apps_dir: Path
+) -> None:
     gateway.request("GET", "/apps/hello/hello/warm")
     with ThreadPoolExecutor(1) as pool:
         sleeping = pool.submit(gateway.request, "GET", "/apps/sleeper/sleep")
@@ -136,7 +138,8 @@ def test_a_hung_and_a_killed_kernel_leave_other_apps_alone(gateway: Gateway) -> 
         for name in ("a", "b", "c"):
             assert gateway.request("GET", f"/apps/hello/hello/{name}")[0] == 200
         assert not sleeping.done()  # the other app answered while this one hung
-        sleeping.cancel()
+        (apps_dir / "release").touch()  # the sleeper's cwd is the apps folder
+        assert sleeping.result()[::2] == (200, b"woke\n")
     assert gateway.request("GET", "/apps/sleeper/die", timeout=30)[0] == 503
     assert gateway.request("GET", "/apps/hello/hello/after")[::2] == (200, b"Hello, after!\n")
 
@@ -149,6 +152,12 @@ def test_an_app_that_does_not_start_in_time_fails_with_503(gateway: Gateway) -> 
     assert (slow["state"], slow["kernels"]) == ("failed", 0)
     assert "did not start within 4 s" in slow["error"]
     assert gateway.json("GET", "/apps/slow/x")[0] == 503  # failed until changed or reloaded
+
+    def no_stray_kernel() -> bool:  # the root notebook's kernel, and those of the apps
+        kernels = 1 + sum(app["kernels"] for app in gateway.json("GET", "/_api/apps")[1])
+        return len(child_pids(gateway.process.pid)) == kernels
+
+    poll(no_stray_kernel, what="the slow app's kernel to be shut down")
 
 
 def test_an_idle_app_stops_and_starts_again_on_demand(gateway: Gateway) -> None:

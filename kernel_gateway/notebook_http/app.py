@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import KernelUnavailable, StartupError
+from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
 from ..services.kernels.messages import iso_time
 from ..services.kernels.pool import STOP_GRACE, KernelPool
@@ -147,11 +147,20 @@ class NotebookApp:
             self.state = "stopped"
 
     def fail(self, message: str) -> None:
-        """Record why the app (or its new version) can't serve; one log line says it."""
+        """Record why the app can't serve at all; one log line says it."""
         self.error = message
-        if self.live is None:
-            self.state = "failed"
+        self.state = "failed"
         log.error("App %s: %s", self.slug or "/", message)
+
+    def reject(self, message: str) -> None:
+        """Record why a new version can't serve; the version before it (if any) serves on."""
+        if self.version is None:
+            self.fail(message)
+            return
+        self.error = message
+        log.error(
+            "App %s: %s; version %s serves on", self.slug or "/", message, self.version.digest
+        )
 
     async def start(self) -> Live:
         """Start the app's pool (once, whoever asks); KernelUnavailable if that fails."""
@@ -166,9 +175,9 @@ class NotebookApp:
             except StartupError as err:
                 self.fail(str(err))
                 raise KernelUnavailable(f"App {self.slug} failed to start: {err}") from err
-            except KernelUnavailable:  # no room (max_kernels)
-                self.state = "stopped"
-                raise
+            finally:
+                if self.state == "starting":  # no room (max_kernels), or cancelled
+                    self.state = "running" if self.live is not None else "stopped"
             self.state = "running"
             self.error = None
             self.started_at = time.time()
@@ -209,8 +218,8 @@ class NotebookApp:
                 return
             try:
                 self.live = await self._launch(version)
-            except (StartupError, KernelUnavailable) as err:
-                self.fail(f"new version not served, the old one serves on: {err}")
+            except (StartupError, GatewayError) as err:
+                self.reject(f"new version not served: {err}")
                 return
             self.version = version
             self.error = None

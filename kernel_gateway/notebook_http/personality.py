@@ -294,7 +294,7 @@ class NotebookHTTPPersonality(Personality):
         try:
             version = self.root_version(load_notebook(self.context.seed_uri))
         except StartupError as err:
-            self.root.fail(f"new version not served, the old one serves on: {err}")
+            self.root.reject(f"new version not served: {err}")
             return
         await self.root.reload(version)
 

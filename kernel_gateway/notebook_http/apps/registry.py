@@ -165,7 +165,7 @@ class AppRegistry:
                 notebook, digest, self.options.parse, slug, self.mount_url(slug), text
             )
         except StartupError as err:
-            app.fail(f"version {digest}: {err}")
+            app.reject(f"version {digest}: {err}")
             return None
         if force and app.state == "failed":
             app.set_version(version)

@@ -34,6 +34,7 @@ def apps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("deploy")
     write_app(folder / "counter.ipynb", *version_app("v1"))
     write_app(folder / "doomed.ipynb", "# GET /x\nprint('x')")
+    write_app(folder / "resting.ipynb", *version_app("rest1"))
     return folder
 
 
@@ -90,6 +91,16 @@ def test_a_broken_version_keeps_the_old_one(gateway: Gateway, apps_dir: Path) ->
     write_app(apps_dir / "counter.ipynb", *version_app("v4"))
     poll(lambda: gateway.request("GET", "/apps/counter/tag")[2] == b"v4\n", what="v4")
     assert model(gateway, "counter")["error"] is None
+
+
+def test_a_broken_version_of_a_stopped_app_keeps_the_old_one(
+    gateway: Gateway, apps_dir: Path
+) -> None:
+    assert model(gateway, "resting")["state"] == "stopped"
+    write_app(apps_dir / "resting.ipynb", "# GET\nprint(1)")
+    poll(lambda: model(gateway, "resting")["error"], what="the error")
+    assert model(gateway, "resting")["state"] == "stopped"
+    assert gateway.request("GET", "/apps/resting/tag")[::2] == (200, b"rest1\n")
 
 
 def test_post_reload_and_a_removed_app(gateway: Gateway, apps_dir: Path) -> None:

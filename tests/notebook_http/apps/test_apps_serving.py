@@ -36,6 +36,12 @@ def apps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "# GET /die\nos.kill(os.getpid(), signal.SIGKILL)",
         metadata={"kernel_gateway": {"request_timeout": 30}},
     )
+    write_app(
+        folder / "timeboxed.ipynb",
+        "import time",
+        "# GET /slow\ntime.sleep(60)",
+        metadata={"kernel_gateway": {"request_timeout": 1, "max_queue_wait": 0.5}},
+    )
     write_app(folder / "badmeta.ipynb", "# GET /x\nprint(1)", metadata={"kernel_gateway": {"x": 1}})
     write_app(folder / "Bad Name.ipynb", "# GET /x\nprint(1)")
     return folder
@@ -58,7 +64,15 @@ def test_the_apps_are_listed_and_bad_ones_named(gateway: Gateway) -> None:
     status, apps = gateway.json("GET", "/_api/apps")
     assert status == 200
     by_slug = {app["slug"]: app for app in apps}
-    assert sorted(by_slug) == ["badmeta", "datasets", "hello", "idle", "sleeper", "slow"]
+    assert sorted(by_slug) == [
+        "badmeta",
+        "datasets",
+        "hello",
+        "idle",
+        "sleeper",
+        "slow",
+        "timeboxed",
+    ]
     assert by_slug["hello"]["endpoints"] == [{"method": "GET", "path": "/hello/:name"}]
     assert by_slug["hello"]["state"] in ("stopped", "starting", "running")
     assert len(by_slug["hello"]["version"]) == 16
@@ -100,6 +114,16 @@ def test_mode_rules_hold_in_an_app(gateway: Gateway) -> None:
     assert gateway.request("GET", "/apps/nope/x")[0] == 404
     status, _, _ = gateway.request("GET", "/apps/hello/hello/ann", headers={"Authorization": ""})
     assert status == 401
+
+
+def test_an_app_has_its_own_timeouts(gateway: Gateway) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(gateway.request, "GET", "/apps/timeboxed/slow")
+        poll(lambda: model(gateway, "timeboxed")["busy"] == 1, what="the slow request")
+        status, headers, _ = gateway.request("GET", "/apps/timeboxed/slow")
+        assert (status, headers["Retry-After"]) == (503, "1")  # max_queue_wait 0.5
+        status, _, body = slow.result()
+        assert (status, b"1.0 seconds" in body) == (504, True)  # request_timeout 1
 
 
 def test_an_app_runs_in_its_folder_and_serves_its_public_files(gateway: Gateway) -> None:

@@ -241,7 +241,8 @@ def test_deploys_outlive_a_restart(gateway_factory: GatewayFactory, tmp_path: Pa
     status, created = first.json("POST", "/_api/apps", body, headers=NB)
     assert status == 201
     assert first.stop() == 0
-    second = gateway_factory(*args, "--NotebookHTTPPersonality.apps_start=eager")
+    env = {"KG_APPS_DIR": str(tmp_path), "KG_APPS_START": "eager"}  # the variables work too
+    second = gateway_factory("--api=notebook-http", f"--auth_token={TOKEN}", env=env)
     slugs = sorted(app["slug"] for app in second.json("GET", "/_api/apps")[1])
     assert slugs == sorted(["kept", created["slug"]])
     assert model(second, "kept")["state"] == "running"  # eager: started at boot

@@ -27,6 +27,7 @@ DRAIN_TIMEOUT = 60.0  # seconds an old version's requests get before its kernels
 log = logging.getLogger(__name__)
 
 Reserve = Callable[["NotebookApp", int], Awaitable[None]]
+StateListener = Callable[["NotebookApp", str, str], None]
 
 
 async def _no_limit(app: NotebookApp, kernels: int) -> None:
@@ -102,7 +103,8 @@ class NotebookApp:
         self.start_timeout = start_timeout
         self.cwd = cwd
         self.reserve = reserve
-        self.state = "failed"
+        self.state_listeners: list[StateListener] = []  # told (app, old, new) on each change
+        self._state = "failed"
         self.version: AppVersion | None = None
         self.live: Live | None = None
         self.error: str | None = None
@@ -111,6 +113,18 @@ class NotebookApp:
         self.started_at = time.time()
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def state(self) -> str:
+        """stopped, starting, running or failed."""
+        return self._state
+
+    @state.setter
+    def state(self, new: str) -> None:
+        old, self._state = self._state, new
+        if old != new:
+            for listener in list(self.state_listeners):
+                listener(self, old, new)
 
     # -- requests ----------------------------------------------------------------------------
 

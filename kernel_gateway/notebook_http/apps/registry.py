@@ -23,7 +23,7 @@ from typing import Any
 from ...errors import KernelUnavailable, NotFound, StartupError
 from ...seed import parse_notebook_json
 from ...services.kernels.manager import MappingKernelManager
-from ..app import AppModel, NotebookApp
+from ..app import AppModel, NotebookApp, StateListener
 from ..version import ParseOptions, build_version, content_digest
 from .deploy import install, uninstall
 from .scan import EPHEMERAL_MARK, AppScanner, AppSource
@@ -70,6 +70,8 @@ class AppRegistry:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Future[None]] = set()
         self._seen: dict[str, str] = {}  # slug -> digest of the notebook last read
+        # observers of every app's state (metrics, logs): called (app, old, new)
+        self.state_listeners: list[StateListener] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -180,6 +182,7 @@ class AppRegistry:
 
     def _new_app(self, source: AppSource) -> NotebookApp:
         app = NotebookApp(source.slug, self.manager, self.options.start_timeout, None, self.reserve)
+        app.state_listeners = self.state_listeners  # one list, shared by every app
         if source.ephemeral and source.folder is not None:
             with contextlib.suppress(OSError):
                 app.last_request = (source.folder / EPHEMERAL_MARK).stat().st_mtime

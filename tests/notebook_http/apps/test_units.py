@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import stat
 import zipfile
 from pathlib import Path
@@ -10,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from kernel_gateway.errors import BadRequest, StartupError, Unauthorized
+from kernel_gateway.notebook_http.app import NotebookApp
 from kernel_gateway.notebook_http.apps.deploy import stage_zip
 from kernel_gateway.notebook_http.apps.scan import AppScanner, AppSource
 from kernel_gateway.notebook_http.apps.settings import AppSettings, read_settings
 from kernel_gateway.notebook_http.apps.signature import SignatureChecker, sign
+from kernel_gateway.notebook_http.version import AppVersion, ParseOptions, build_version
 
 NOW = 1_800_000_000
 
@@ -132,3 +135,36 @@ def test_bad_zips_leave_nothing(tmp_path: Path, body: bytes, reason: str) -> Non
     with pytest.raises(BadRequest, match=reason):
         stage_zip(tmp_path, body, 1000)
     assert list(tmp_path.iterdir()) == []
+
+
+def version_of(*sources: str, mount: str | None = "/apps/x") -> AppVersion:
+    cells = [{"cell_type": "code", "source": source, "metadata": {}} for source in sources]
+    notebook = {"nbformat": 4, "metadata": {}, "cells": cells}
+    options = ParseOptions(
+        "kernel_gateway.notebook_http.cell.parser", {}, 100, False, AppSettings()
+    )
+    return build_version(notebook, "abc", options, "x", mount)
+
+
+def test_a_version_routes_raw_paths_and_documents_its_prefix() -> None:
+    version = version_of("# GET /users/:id\nprint(1)", "# GET /users/me\nprint(2)")
+    route, params = version.match("/users/a%2Fb") or (None, None)
+    assert (route.path if route else None, params) == ("/users/:id", {"id": "a/b"})
+    route, params = version.match("/users/me/") or (None, None)
+    assert (route.path if route else None, params) == ("/users/me", {})
+    assert version.match("/users") is None
+    assert json.loads(version.swagger)["basePath"] == "/apps/x"
+    assert json.loads(version.openapi)["servers"] == [{"url": "/apps/x"}]
+    root = version_of("# GET /a\nprint(1)", mount=None)
+    assert "basePath" not in json.loads(root.swagger)
+
+
+def test_state_changes_are_announced() -> None:
+    app = NotebookApp("x", None, 1)  # type: ignore[arg-type]  # no kernel is started here
+    seen: list[tuple[str, str, str]] = []
+    app.state_listeners.append(lambda changed, old, new: seen.append((changed.slug, old, new)))
+    app.set_version(version_of("# GET /a\nprint(1)"))
+    app.reject("version def: broken")  # the version before serves on
+    app.fail("seed failed")
+    assert seen == [("x", "failed", "stopped"), ("x", "stopped", "failed")]
+    assert app.model().error == "seed failed"

@@ -279,9 +279,21 @@ class NotebookHTTPPersonality(Personality):
             except KernelUnavailable as err:
                 raise StartupError(self.root.error or str(err)) from err
             if self.watch_seed and self.context.seed_uri:
-                self._watcher = asyncio.ensure_future(self.watch_root(self.seed_path()))
+                self.start_watching_seed(self.context.seed_uri)
         if self.registry is not None:
             await self.registry.start()
+
+    def start_watching_seed(self, uri: str) -> None:
+        """Watch the seed notebook's file; only a local file can be watched."""
+        if uri.startswith(("http://", "https://")):
+            self.log.warning("watch_seed has no effect: the seed notebook %s is not a file", uri)
+            return
+        self._watcher = asyncio.ensure_future(self.watch_root(self.seed_path()))
+        self._watcher.add_done_callback(self.watching_ended)
+
+    def watching_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("Watching the seed notebook failed: %s", task.exception())
 
     async def watch_root(self, seed: Path) -> None:
         """Reload the root app whenever the seed notebook's file changes."""

@@ -143,7 +143,12 @@ class AppRegistry:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Upkeep of the apps failed: %s", task.exception())
 
     def _load(self, source: AppSource, force: bool) -> Coroutine[Any, Any, None] | None:
         """Read an app's notebook; the reload to await if it is new or changed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 import time
 import zipfile
 from collections.abc import Callable
@@ -46,11 +47,16 @@ def write_app(path: Path, *sources: str, metadata: dict[str, Any] | None = None)
     return path
 
 
-def zip_of(files: dict[str, bytes]) -> bytes:
+def zip_of(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A zip of `files`, and of symlinks named by `links` (name -> target)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
     return buffer.getvalue()
 
 

@@ -120,6 +120,8 @@ def test_put_and_delete_with_the_token(gateway: Gateway, apps_dir: Path) -> None
     body = json.dumps(notebook(*version_app("put2")))
     assert gateway.request("PUT", "/_api/apps/putme", body, NB)[0] == 200
     assert gateway.request("GET", "/apps/putme/tag")[::2] == (200, b"put2\n")
+    status, answer = gateway.json("PUT", "/_api/apps/putme", body, headers={"Content-Type": "a/b"})
+    assert (status, answer["message"].startswith("Deploy a notebook or a zip")) == (400, True)
     assert gateway.request("DELETE", "/_api/apps/putme")[0] == 204
     assert gateway.request("GET", "/apps/putme/tag")[0] == 404
     assert not (apps_dir / "putme.ipynb").exists()
@@ -198,19 +200,25 @@ def test_a_zip_with_data_files_serves_them(gateway: Gateway) -> None:
 
 
 @pytest.mark.parametrize(
-    "files",
+    ("files", "links", "status"),
     [
-        {"app.ipynb": b"{}", "../escape.txt": b"x"},
-        {"app.ipynb": b"{}", "big.bin": b"x" * 200_000},
+        ({"../escape.txt": b"x"}, {}, 400),
+        ({}, {"public/passwd": "/etc/passwd"}, 400),
+        ({"big.bin": b"x" * 60_000, "big2.bin": b"x" * 60_000}, {}, 400),  # unpacked size
+        ({"big.bin": os.urandom(120_000)}, {}, 413),  # the upload itself
     ],
 )
-def test_bad_zips_are_400_and_nothing_written(
-    gateway: Gateway, apps_dir: Path, files: dict[str, bytes]
+def test_bad_zips_are_refused_and_nothing_written(
+    gateway: Gateway,
+    apps_dir: Path,
+    files: dict[str, bytes],
+    links: dict[str, str],
+    status: int,
 ) -> None:
     files["app.ipynb"] = json.dumps(notebook("# GET /x\nprint(1)")).encode()
     before = sorted(p.name for p in apps_dir.iterdir())
     headers = {"Content-Type": "application/zip"}
-    assert gateway.request("PUT", "/_api/apps/badzip", zip_of(files), headers)[0] in (400, 413)
+    assert gateway.request("PUT", "/_api/apps/badzip", zip_of(files, links), headers)[0] == status
     assert sorted(p.name for p in apps_dir.iterdir()) == before
     assert not (apps_dir.parent / "escape.txt").exists()
 
@@ -263,11 +271,14 @@ def test_without_token_or_key_deploys_are_forbidden(
         "--api=notebook-http",
         f"--NotebookHTTPPersonality.apps_dir={tmp_path}",
         "--max_kernels=2",
+        "--base_url=/kg",
         ready_path="/_api/apps",
     )
     status, body = gateway.json("PUT", "/_api/apps/x", json.dumps(notebook()), headers=NB)
     assert status == 403
     assert "KG_DEPLOY_KEY" in body["message"]
+    status, swagger = gateway.json("GET", "/apps/a/_api/spec/swagger.json")
+    assert (status, swagger["basePath"]) == (200, "/kg/apps/a")
     # max_kernels: the least recently used idle app makes room; none idle: 503 + Retry-After
     assert gateway.request("GET", "/apps/a/pid")[0] == 200
     assert gateway.request("GET", "/apps/b/pid")[0] == 200

@@ -28,7 +28,7 @@ from .apps.signature import SignatureChecker
 from .apps.watch import watch_notebooks
 from .apps_handlers import AppHandler, AppReloadHandler, AppsHandler, DeployAccess
 from .handlers import AppPublicFileHandler, EndpointHandler, PublicFileHandler
-from .version import ParseOptions, build_version, content_digest
+from .version import AppVersion, ParseOptions, build_version, content_digest
 
 MiB = 1024 * 1024
 ROOT_APP = "/"  # the app name of the seed notebook, in metrics
@@ -36,7 +36,8 @@ SLUG = f"(?P<slug>{SLUG_PATTERN})"
 
 
 class NotebookHTTPPersonality(Personality):
-    """Serves the cells of the seed notebook annotated `# METHOD /path` as endpoints."""
+    """Serves the cells annotated `# METHOD /path` of the seed notebook (at the root) and of
+    the apps of apps_dir (at /apps/<slug>) as endpoints."""
 
     mode_name = "notebook-http"
 
@@ -155,7 +156,7 @@ class NotebookHTTPPersonality(Personality):
             read_metadata=read_metadata,
         )
 
-    def root_version(self, notebook: dict[str, Any]) -> Any:
+    def root_version(self, notebook: dict[str, Any]) -> AppVersion:
         """The seed notebook parsed as the root app's version; StartupError if it is bad."""
         size = self.context.prespawn_count or 1
         defaults = AppSettings(size, self.request_timeout, self.max_queue_wait)

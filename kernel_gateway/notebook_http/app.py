@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
 from ..services.kernels.messages import iso_time
-from ..services.kernels.pool import STOP_GRACE, KernelPool
+from ..services.kernels.pool import STOP_TIMEOUT, KernelPool
 from .version import AppVersion
 
 DRAIN_TIMEOUT = 60.0  # seconds an old version's requests get before its kernels go
@@ -57,7 +57,7 @@ class Live:
                 await asyncio.wait_for(self._released.wait(), left)
             except asyncio.TimeoutError:
                 break
-        await self.pool.stop(grace=min(timeout, STOP_GRACE))
+        await self.pool.stop(timeout=min(timeout, STOP_TIMEOUT))
 
 
 @dataclass(frozen=True)

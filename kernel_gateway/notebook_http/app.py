@@ -265,6 +265,11 @@ class NotebookApp:
 
     # -- reading -----------------------------------------------------------------------------
 
+    @property
+    def changing(self) -> bool:
+        """Whether a start, reload or stop is under way (another one would wait for it)."""
+        return self._lock.locked()
+
     def idle_for(self, now: float) -> float:
         """Seconds since the last request (or the start), 0 while requests run."""
         if self.in_flight:

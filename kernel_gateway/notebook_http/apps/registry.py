@@ -259,7 +259,10 @@ class AppRegistry:
             idle = [
                 other
                 for other in self.apps.values()
-                if other is not app and other.state == "running" and other.in_flight == 0
+                if other is not app
+                and other.state == "running"
+                and other.in_flight == 0
+                and not other.changing  # a reload of it may be waiting for this very room
             ]
             if not idle:
                 raise KernelUnavailable(
@@ -281,7 +284,8 @@ class AppRegistry:
                     await self._expire(slug, app, source, now)
                     continue
                 idle_stop = app.version.settings.idle_stop if app.version else 0.0
-                if idle_stop and app.state == "running" and app.idle_for(now) > idle_stop:
+                idle = app.state == "running" and not app.changing
+                if idle_stop and idle and app.idle_for(now) > idle_stop:
                     log.info("App %s idle for %gs; stopping its kernels", slug, idle_stop)
                     await app.stop()
 

@@ -13,14 +13,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
 from ..services.kernels.messages import iso_time
 from ..services.kernels.pool import STOP_TIMEOUT, KernelPool
+from .app_model import AppModel
 from .version import AppVersion
 
 DRAIN_TIMEOUT = 60.0  # seconds an old version's requests get before its kernels go
@@ -58,29 +57,6 @@ class Live:
             except asyncio.TimeoutError:
                 break
         await self.pool.stop(timeout=min(timeout, STOP_TIMEOUT))
-
-
-@dataclass(frozen=True)
-class AppModel:
-    """What /_api/apps shows of an app."""
-
-    slug: str
-    state: str
-    version: str | None
-    kernels: int
-    busy: int
-    queued: int
-    last_request: str | None
-    endpoints: tuple[tuple[str, str], ...]
-    error: str | None
-    ephemeral: bool = False
-    expires_at: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The model as JSON, endpoints as [{method, path}]."""
-        value: dict[str, Any] = dict(self.__dict__)
-        value["endpoints"] = [{"method": m, "path": p} for m, p in self.endpoints]
-        return value
 
 
 class NotebookApp:

@@ -12,6 +12,7 @@ import importlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -89,6 +90,14 @@ class AppVersion:
 def content_digest(data: bytes) -> str:
     """The version of a notebook: a hash of its bytes."""
     return hashlib.sha256(data).hexdigest()[:16]
+
+
+def decode_notebook(data: bytes, path: Path) -> str:
+    """A notebook file's text; StartupError when it isn't UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StartupError(f"{path.name} is not UTF-8: {err}") from err
 
 
 def parse_with(options: ParseOptions, notebook: Notebook) -> ParsedNotebook:

@@ -23,8 +23,9 @@ from typing import Any
 from ...errors import KernelUnavailable, NotFound, StartupError
 from ...seed import parse_notebook_json
 from ...services.kernels.manager import MappingKernelManager
-from ..app import AppModel, NotebookApp, StateListener
-from ..version import ParseOptions, build_version, content_digest
+from ..app import NotebookApp, StateListener
+from ..app_model import AppModel
+from ..version import ParseOptions, build_version, content_digest, decode_notebook
 from .deploy import install, uninstall
 from .scan import EPHEMERAL_MARK, AppScanner, AppSource
 from .upload import Upload, stage
@@ -298,11 +299,3 @@ class AppRegistry:
         elif source.folder is not None:  # on disk, so a restart knows when it was last used
             with contextlib.suppress(OSError):
                 os.utime(source.folder / EPHEMERAL_MARK, (last, last))
-
-
-def decode_notebook(data: bytes, path: Path) -> str:
-    """An app notebook's text; StartupError when it isn't UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise StartupError(f"{path.name} is not UTF-8: {err}") from err

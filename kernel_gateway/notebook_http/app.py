@@ -194,17 +194,19 @@ class NotebookApp:
             raise StartupError(f"version {version.digest}: {err}") from err
         return Live(version, pool)
 
-    async def reload(self, version: AppVersion) -> None:
+    async def reload(self, version: AppVersion, fresh: bool = False) -> None:
         """Serve `version`: beside the running one until it is ready, then instead of it.
 
-        When the new pool fails to start, the old version keeps serving and `error` says why.
+        The same version as the running one is left alone, unless `fresh` (its folder was
+        replaced, or a reload was asked for). When the new pool fails to start, the old
+        version keeps serving and `error` says why.
         """
         async with self._lock:
             old = self.live
             if old is None:
                 self.set_version(version)
                 return
-            if old.version.digest == version.digest and self.error is None:
+            if old.version.digest == version.digest and self.error is None and not fresh:
                 return
             try:
                 self.live = await self._launch(version)

@@ -122,30 +122,36 @@ def staged_notebook(staged: Path) -> Path:
     return notebook
 
 
-def install(apps_dir: Path, slug: str, staged: Path, existing: AppSource | None) -> None:
-    """Move a staged upload into place as app `slug`, replacing `existing` (renames only)."""
+def install(apps_dir: Path, slug: str, staged: Path, existing: AppSource | None) -> list[Path]:
+    """Move a staged upload into place as app `slug`, replacing `existing` (renames only).
+
+    Returns the replaced files, renamed out of sight: kernels of the old version may still
+    run in its folder, so the caller removes them once that version has drained.
+    """
     if not staged.is_dir():
         target = existing.notebook if existing is not None else apps_dir / f"{slug}.ipynb"
         os.replace(staged, target)
-        return
-    target = apps_dir / slug
-    retired = None
-    if existing is not None and existing.folder is not None:
-        retired = _hidden(apps_dir, "retired")
-        os.replace(existing.folder, retired)
-    os.replace(staged, target)
-    if existing is not None and existing.folder is None:
-        existing.notebook.unlink(missing_ok=True)
-    if retired is not None:
-        remove(retired)
+        return []
+    retired = retire(apps_dir, existing.paths) if existing is not None else []
+    os.replace(staged, apps_dir / slug)
+    return retired
 
 
-def uninstall(apps_dir: Path, source: AppSource) -> None:
-    """Remove an app's files: renamed out of sight first, then deleted."""
-    for path in source.paths:
-        retired = _hidden(apps_dir, "retired")
+def retire(apps_dir: Path, paths: tuple[Path, ...]) -> list[Path]:
+    """Rename an app's files out of the scanner's sight; their new names, to remove later."""
+    retired = []
+    for path in paths:
+        hidden = _hidden(apps_dir, "retired")
         try:
-            os.replace(path, retired)
+            os.replace(path, hidden)
         except FileNotFoundError:
             continue
-        remove(retired)
+        retired.append(hidden)
+    return retired
+
+
+def clear_leftovers(apps_dir: Path) -> None:
+    """Remove what a crash left of uploads being staged and files being retired."""
+    for kind in ("upload", "retired"):
+        for path in apps_dir.glob(f".{kind}-*"):
+            remove(path)

@@ -26,7 +26,7 @@ from ...services.kernels.manager import MappingKernelManager
 from ..app import NotebookApp, StateListener
 from ..app_model import AppModel
 from ..version import ParseOptions, build_version, content_digest, decode_notebook
-from .deploy import install, uninstall
+from .deploy import clear_leftovers, install, remove, retire
 from .scan import EPHEMERAL_MARK, AppScanner, AppSource
 from .upload import Upload, stage
 from .watch import watch_notebooks
@@ -80,6 +80,7 @@ class AppRegistry:
         """Load every app (starting them all with eager), then watch the folder."""
         if not self.options.apps_dir.is_dir():
             raise StartupError(f"apps_dir {self.options.apps_dir} is not a folder")
+        clear_leftovers(self.options.apps_dir)
         await self.refresh()
         if self.options.eager:
             await asyncio.gather(
@@ -178,7 +179,7 @@ class AppRegistry:
         if force and app.state == "failed":
             app.set_version(version)
             return None
-        return app.reload(version)
+        return app.reload(version, fresh=force)
 
     def _places(self, source: AppSource) -> tuple[Path, Path | None]:
         """An app's working directory and public folder."""
@@ -212,10 +213,12 @@ class AppRegistry:
         staged = await stage(upload, self.options, slug, self.mount_url(slug))
         async with self._lock:
             existing = self.scanner.scan().get(slug)
-            install(self.options.apps_dir, slug, staged, existing)
+            retired = install(self.options.apps_dir, slug, staged, existing)
             reload = self._load(self.scanner.scan()[slug], force=True)
         if reload is not None:
             await reload
+        if retired:
+            self._spawn(self._remove_after(self.get(slug), retired))
         return self.model(slug), existing is None
 
     async def create_ephemeral(self, upload: Upload) -> AppModel:
@@ -231,13 +234,22 @@ class AppRegistry:
         return self.model(slug)
 
     async def delete(self, slug: str) -> None:
-        """Remove app `slug`: out of the table, its files deleted, its requests drained."""
+        """Remove app `slug`: out of the table (404 at once), its requests drained, then its
+        files deleted."""
         async with self._lock:
             self.get(slug)
             source = self.sources[slug]
             app = self._forget(slug, drain=False)
-            uninstall(self.options.apps_dir, source)
+            retired = retire(self.options.apps_dir, source.paths)
         await app.stop()
+        for path in retired:
+            await asyncio.to_thread(remove, path)
+
+    async def _remove_after(self, app: NotebookApp, retired: list[Path]) -> None:
+        """Delete an app's replaced files once the versions that ran in them are shut down."""
+        await app.settle()
+        for path in retired:
+            await asyncio.to_thread(remove, path)
 
     # -- room for kernels, idle stop, expiry ---------------------------------------------------
 

@@ -310,3 +310,28 @@ def test_watch_seed_reloads_the_root_notebook(
     write_app(seed, "# POST\nprint(1)")
     poll(lambda: "empty path after POST" in gateway.log(), what="the logged error")
     assert gateway.request("GET", "/tag")[::2] == (200, b"root2\n")
+
+
+def test_a_redeployed_folder_stays_until_its_requests_are_done(
+    gateway: Gateway, apps_dir: Path, tmp_path: Path
+) -> None:
+    flag = tmp_path / "go"
+    code = f"# GET /read\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.05)\n"
+    code += "print(open('data.txt').read())"
+
+    def upload(data: bytes) -> int:
+        app = json.dumps(notebook("import os, time", code)).encode()
+        body = zip_of({"app.ipynb": app, "data.txt": data})
+        return gateway.request(
+            "PUT", "/_api/apps/folder", body, {"Content-Type": "application/zip"}
+        )[0]
+
+    assert upload(b"one") == 201
+    with ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(gateway.request, "GET", "/apps/folder/read")
+        poll(lambda: model(gateway, "folder")["busy"] == 1, what="the read in flight")
+        assert upload(b"two") == 200  # the new version serves from here on
+        flag.touch()
+        assert reading.result()[::2] == (200, b"one\n")  # its folder was kept for it
+    assert gateway.request("GET", "/apps/folder/read")[::2] == (200, b"two\n")
+    poll(lambda: not list(apps_dir.glob(".retired-*")), what="the old folder to go")

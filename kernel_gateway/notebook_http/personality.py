@@ -32,6 +32,7 @@ from .version import AppVersion, ParseOptions, build_version, content_digest
 
 MiB = 1024 * 1024
 ROOT_APP = "/"  # the app name of the seed notebook, in metrics
+SIGNATURE_JOURNAL = ".kg-used-signatures"  # in apps_dir: hidden from the scan
 SLUG = f"(?P<slug>{SLUG_PATTERN})"
 
 
@@ -211,7 +212,8 @@ class NotebookHTTPPersonality(Personality):
         if self.registry is not None:
             signatures = None
             if self.deploy_key:
-                signatures = SignatureChecker(self.deploy_key, self.deploy_signature_ttl)
+                journal = self.registry.options.apps_dir / SIGNATURE_JOURNAL
+                signatures = SignatureChecker(self.deploy_key, self.deploy_signature_ttl, journal)
             access = DeployAccess(signatures, self.base_path, self.max_app_size)
             api = {"registry": self.registry, "access": access}
             routes += [

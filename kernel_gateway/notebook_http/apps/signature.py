@@ -5,14 +5,18 @@
 
 `path` is the request path with its query, as sent. A signature older than the ttl, further
 than the ttl in the future, already used, or wrong is refused. Signatures are compared in
-constant time and never logged.
+constant time and never logged. Used ones are remembered (as hashes) in a journal file too,
+so a restarted gateway still refuses them until they expire.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import time
+from pathlib import Path
 
 from ...errors import Unauthorized
 
@@ -29,10 +33,13 @@ def sign(key: bytes, timestamp: str, method: str, path: str, body: bytes) -> str
 class SignatureChecker:
     """Checks deploy signatures made with one key and remembers those used."""
 
-    def __init__(self, key: str, ttl: float) -> None:
+    def __init__(self, key: str, ttl: float, journal: Path | None = None) -> None:
         self.key = key.encode()
         self.ttl = ttl
-        self._used: dict[str, float] = {}  # signature -> when it stops being accepted anyway
+        self.journal = journal
+        self._used: dict[str, float] = {}  # signature hash -> when it stops being accepted
+        if journal is not None:
+            self._used = read_journal(journal, time.time())
 
     def verify(
         self,
@@ -61,11 +68,30 @@ class SignatureChecker:
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise Unauthorized("The signature does not match the request")
         self._forget_expired(now)
-        if expected in self._used:
+        used = hashlib.sha256(expected.encode()).hexdigest()
+        if used in self._used:
             raise Unauthorized("The signature was already used")
-        self._used[expected] = signed_at + self.ttl
+        self._used[used] = signed_at + self.ttl
+        if self.journal is not None:
+            with self.journal.open("a") as journal:
+                journal.write(f"{signed_at + self.ttl:.0f} {used}\n")
 
     def _forget_expired(self, now: float) -> None:
         for used, until in list(self._used.items()):
             if until < now:
                 del self._used[used]
+
+
+def read_journal(path: Path, now: float) -> dict[str, float]:
+    """The unexpired entries of a journal of used signatures, which is rewritten with only
+    those (atomically)."""
+    used: dict[str, float] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in path.read_text().splitlines():
+            until, _, digest = line.partition(" ")
+            if until.isdigit() and digest and float(until) >= now:
+                used[digest] = float(until)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("".join(f"{until:.0f} {digest}\n" for digest, until in used.items()))
+    os.replace(temporary, path)
+    return used

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import stat
+import time
 import zipfile
 from pathlib import Path
 
@@ -30,6 +31,19 @@ def test_a_good_signature_is_accepted_once() -> None:
     checker.verify(*signed(), "PUT", "/_api/apps/a", b"{}", now=NOW + 10)
     with pytest.raises(Unauthorized, match="already used"):
         checker.verify(*signed(), "PUT", "/_api/apps/a", b"{}", now=NOW + 11)
+
+
+def test_used_signatures_are_remembered_across_restarts(tmp_path: Path) -> None:
+    now = int(time.time())  # the journal is read at the real time
+    journal = tmp_path / ".kg-used-signatures"
+    journal.write_text(f"{now - 1} expired\n")
+    headers = signed(at=now)
+    SignatureChecker("key", 300, journal).verify(*headers, "PUT", "/_api/apps/a", b"{}", now)
+    restarted = SignatureChecker("key", 300, journal)
+    with pytest.raises(Unauthorized, match="already used"):
+        restarted.verify(*headers, "PUT", "/_api/apps/a", b"{}", now=now + 1)
+    assert "expired" not in journal.read_text()
+    assert "sha256=" not in journal.read_text()  # hashes of signatures, not signatures
 
 
 @pytest.mark.parametrize(

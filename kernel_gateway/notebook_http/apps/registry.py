@@ -71,6 +71,7 @@ class AppRegistry:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Future[None]] = set()
         self._seen: dict[str, str] = {}  # slug -> digest of the notebook last read
+        self._marked: dict[str, float] = {}  # ephemeral slug -> last request written to disk
         # observers of every app's state (metrics, logs): called (app, old, new)
         self.state_listeners: list[StateListener] = []
 
@@ -308,6 +309,7 @@ class AppRegistry:
             log.info("Ephemeral app %s expired", slug)
             with contextlib.suppress(NotFound):
                 await self.delete(slug)
-        elif source.folder is not None:  # on disk, so a restart knows when it was last used
-            with contextlib.suppress(OSError):
+        elif source.folder is not None and self._marked.get(slug) != last:
+            with contextlib.suppress(OSError):  # on disk, so a restart knows the last request
                 os.utime(source.folder / EPHEMERAL_MARK, (last, last))
+                self._marked[slug] = last

@@ -26,11 +26,7 @@ class AppSource:
     slug: str
     notebook: Path
     folder: Path | None = None
-
-    @property
-    def ephemeral(self) -> bool:
-        """Whether the app was made by POST /_api/apps and expires."""
-        return self.folder is not None and (self.folder / EPHEMERAL_MARK).exists()
+    ephemeral: bool = False  # made by POST /_api/apps: it expires
 
     @property
     def paths(self) -> tuple[Path, ...]:
@@ -82,7 +78,7 @@ class AppScanner:
             if notebook is None:
                 self._warn(entry.name, "a folder needs app.ipynb or exactly one *.ipynb")
                 return None
-            return AppSource(entry.name, notebook, entry)
+            return AppSource(entry.name, notebook, entry, (entry / EPHEMERAL_MARK).exists())
         if entry.suffix == ".ipynb" and entry.is_file():
             if not is_slug(entry.stem):
                 self._warn(entry.name, "not a slug ([a-z0-9][a-z0-9_-]{0,62})")

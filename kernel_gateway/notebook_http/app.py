@@ -186,12 +186,15 @@ class NotebookApp:
         )
         try:
             await asyncio.wait_for(pool.start(), self.start_timeout or None)
-        except asyncio.TimeoutError:
-            raise StartupError(
-                f"version {version.digest} did not start within {self.start_timeout:g} s"
-            ) from None
-        except StartupError as err:
-            raise StartupError(f"version {version.digest}: {err}") from err
+        except BaseException as err:  # timed out or cancelled too: no kernel of it may stay
+            await pool.stop(timeout=0)
+            if isinstance(err, asyncio.TimeoutError):
+                raise StartupError(
+                    f"version {version.digest} did not start within {self.start_timeout:g} s"
+                ) from None
+            if isinstance(err, StartupError):
+                raise StartupError(f"version {version.digest}: {err}") from err
+            raise
         return Live(version, pool)
 
     async def reload(self, version: AppVersion, fresh: bool = False) -> None:

@@ -56,6 +56,7 @@ def gateway(module_gateway_factory: GatewayFactory, apps_dir: Path) -> Gateway:
         f"--auth_token={TOKEN}",
         "--NotebookHTTPPersonality.app_start_timeout=4",
         "--NotebookHTTPPersonality.allow_notebook_download=True",
+        "--allow_origin=https://example.org",
         ready_path="/hello/world",
     )
 
@@ -114,6 +115,12 @@ def test_mode_rules_hold_in_an_app(gateway: Gateway) -> None:
     assert gateway.request("GET", "/apps/nope/x")[0] == 404
     status, _, _ = gateway.request("GET", "/apps/hello/hello/ann", headers={"Authorization": ""})
     assert status == 401
+    status, headers, _ = gateway.request(
+        "OPTIONS", "/apps/hello/hello/ann", headers={"Authorization": ""}
+    )
+    assert (status, headers["Access-Control-Allow-Origin"]) == (204, "https://example.org")
+    status, headers, _ = gateway.request("GET", "/apps/hello/hello/ann")
+    assert (status, headers["Access-Control-Allow-Origin"]) == (200, "https://example.org")
 
 
 def test_an_app_has_its_own_timeouts(gateway: Gateway) -> None:

@@ -192,7 +192,7 @@ class NotebookApp:
                 raise StartupError(
                     f"version {version.digest} did not start within {self.start_timeout:g} s"
                 ) from None
-            if isinstance(err, StartupError):
+            if isinstance(err, StartupError) and self.slug:  # the root app's says it as is
                 raise StartupError(f"version {version.digest}: {err}") from err
             raise
         return Live(version, pool)

@@ -18,7 +18,8 @@ from pathlib import Path
 from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
 from ..services.kernels.messages import iso_time
-from ..services.kernels.pool import STOP_TIMEOUT, KernelPool
+from ..services.kernels.pool import KernelPool
+from ..services.kernels.pooling import STOP_TIMEOUT
 from .app_model import AppModel
 from .version import AppVersion
 

@@ -18,7 +18,7 @@ from ..base.api_page import api_page_routes
 from ..config import Seconds
 from ..errors import KernelUnavailable, NotFound, StartupError
 from ..personality import GatewayContext, Personality, Route
-from ..seed import load_notebook
+from ..seed import parse_notebook_json, read_uri
 from ..services.kernels.pool import KernelPool
 from .app import NotebookApp
 from .apps.registry import AppRegistry, RegistryOptions
@@ -157,18 +157,21 @@ class NotebookHTTPPersonality(Personality):
             read_metadata=read_metadata,
         )
 
-    def root_version(self, notebook: dict[str, Any]) -> AppVersion:
-        """The seed notebook parsed as the root app's version; StartupError if it is bad."""
+    def root_version(self, notebook: dict[str, Any], text: str | None) -> AppVersion:
+        """The seed notebook (`text`: as its file has it) parsed as the root app's version;
+        StartupError if it is bad."""
         size = self.context.prespawn_count or 1
         defaults = AppSettings(size, self.request_timeout, self.max_queue_wait)
-        digest = content_digest(json.dumps(notebook, sort_keys=True).encode())
+        data = text if text is not None else json.dumps(notebook, sort_keys=True)
         options = self.parse_options(defaults, read_metadata=False)
-        return build_version(notebook, digest, options, self.seed_title())
+        return build_version(
+            notebook, content_digest(data.encode()), options, self.seed_title(), text=text
+        )
 
     def root_app(self) -> NotebookApp:
         manager = self.context.kernel_manager
         app = NotebookApp("", manager, 0, kernel_name=self.context.default_kernel_name or None)
-        app.set_version(self.root_version(self.context.seed_notebook or {}))
+        app.set_version(self.root_version(self.context.seed_notebook or {}, self.context.seed_text))
         return app
 
     def app_registry(self) -> AppRegistry:
@@ -307,7 +310,8 @@ class NotebookHTTPPersonality(Personality):
         if self.root is None or not self.context.seed_uri:
             return
         try:
-            version = self.root_version(load_notebook(self.context.seed_uri))
+            text = read_uri(self.context.seed_uri)
+            version = self.root_version(parse_notebook_json(text, self.context.seed_uri), text)
         except StartupError as err:
             self.root.reject(f"new version not served: {err}")
             return

@@ -60,7 +60,7 @@ def zip_of(files: dict[str, bytes], links: dict[str, str] | None = None) -> byte
     return buffer.getvalue()
 
 
-def poll(check: Callable[[], Any], timeout: float = 30.0, what: str = "a condition") -> Any:
+def poll(check: Callable[[], Any], timeout: float = 60.0, what: str = "a condition") -> Any:
     """Call `check` until it returns something truthy; return that, or fail after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from ..personality import GatewayContext, Personality, Route
 from ..seed import parse_notebook_json, read_uri
 from ..services.kernels.pool import KernelPool
 from .app import NotebookApp
+from .app_page import app_page_routes
 from .apps.registry import AppRegistry, RegistryOptions
 from .apps.scan import SLUG_PATTERN
 from .apps.settings import AppSettings
@@ -223,6 +224,7 @@ class NotebookHTTPPersonality(Personality):
                 (r"/_api/apps/?", AppsHandler, api),
                 (rf"/_api/apps/{SLUG}/?", AppHandler, api),
                 (rf"/_api/apps/{SLUG}/reload/?", AppReloadHandler, api),
+                *app_page_routes(SLUG, self.find_app),
                 (rf"/apps/{SLUG}/public/(?P<path>.*)", AppPublicFileHandler, served),
                 (rf"/apps/{SLUG}(?:/.*)?", EndpointHandler, {**endpoint, "in_apps": True}),
             ]

@@ -200,3 +200,18 @@ def test_an_idle_app_stops_and_starts_again_on_demand(gateway: Gateway) -> None:
     status, _, second = gateway.request("GET", "/apps/idle/pid")
     assert status == 200
     assert second != first, time.monotonic() - started
+
+
+def test_each_app_has_its_api_page_over_its_own_spec(gateway: Gateway) -> None:
+    anonymous = Gateway(gateway.process, gateway.port, gateway.log_path)
+
+    status, headers, page = gateway.request("GET", "/apps/hello/_api/docs")
+    asset = anonymous.request("GET", "/_api/docs/assets/swagger-ui-bundle.js")
+
+    assert (status, headers["Content-Type"]) == (200, "text/html; charset=UTF-8")
+    assert b'data-spec="/apps/hello/_api/spec/swagger.json"' in page
+    assert b'src="/_api/docs/assets/swagger-ui-bundle.js"' in page
+    assert b"://" not in page  # nothing from a CDN
+    assert (asset[0], asset[1]["Content-Type"].split(";")[0]) == (200, "text/javascript")
+    assert anonymous.request("GET", "/apps/hello/_api/docs")[0] == 401
+    assert gateway.json("GET", "/apps/nothing-here/_api/docs")[0] == 404

@@ -512,6 +512,7 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             kernel_proxy_ports=parse_port_ranges(self.kernel_proxy_ports),
             kernel_proxy_timeout=self.kernel_proxy_timeout,
             seed_text=seed_text,
+            base_url=self.base_url,
         )
         return self.api_module().create_personality(context=context, parent=self, log=self.log)
 

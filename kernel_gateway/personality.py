@@ -37,6 +37,7 @@ class GatewayContext:
     kernel_proxy_ports: PortRanges = field(default_factory=PortRanges)
     kernel_proxy_timeout: float = 30.0
     seed_text: str | None = None  # the seed notebook as its file has it
+    base_url: str = "/"
 
 
 class _PersonalityMeta(MetaHasTraits, ABCMeta):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from conftest import (
     run_cli,
     write_notebook,
 )
+from kernel_helpers import write_kernel_spec
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -52,6 +54,37 @@ def assert_all_gone(pids: list[int]) -> None:
     while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [pid for pid in pids if process_alive(pid)] == []
+
+
+def test_a_kernel_shut_down_before_it_answers_is_killed_without_an_interrupt(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    """jupyter_client interrupts a kernel before shutting it down; one still importing would
+    die of that SIGINT with a KeyboardInterrupt traceback in the gateway's log."""
+    never_answers = "import time; time.sleep(120)  # slow_start"
+    write_kernel_spec(
+        tmp_path, "slow_start", [sys.executable, "-c", never_answers, "{connection_file}"]
+    )
+    gateway = gateway_factory(env={"JUPYTER_PATH": str(tmp_path)})
+    status, model = gateway.json("POST", "/api/kernels", {"name": "slow_start"})
+    assert status == 201, model
+    deadline = time.monotonic() + 30
+    while not (pids := [p for p in child_pids(gateway.process.pid) if is_slow_start(p)]):
+        assert time.monotonic() < deadline, "the kernel's process never started"
+        time.sleep(0.05)
+
+    status, _ = gateway.json("DELETE", f"/api/kernels/{model['id']}")  # type: ignore[index]
+
+    assert status == 204
+    assert_all_gone(pids)
+    assert "KeyboardInterrupt" not in gateway.log()
+
+
+def is_slow_start(pid: int) -> bool:
+    try:
+        return "slow_start" in Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False
 
 
 def wait_exit(gateway: Gateway) -> int:

@@ -23,14 +23,22 @@ VENDOR_ASSETS = r"(swagger-ui-bundle\.js|swagger-ui\.css|favicon-32x32\.png)"
 OWN_ASSETS = r"(api-page\.js)"
 
 
+def page_template() -> Template:
+    """The page's HTML, with $title, $assets, $spec and $base to fill in."""
+    return Template((STATIC / "api-page.html").read_text(encoding="utf-8"))
+
+
 def api_page_routes(page: str, spec: str, title: str) -> list[tuple[str, type, dict[str, Any]]]:
     """The page at `page` over the spec at `spec` (both relative to base_url), and assets."""
-    template = Template((STATIC / "api-page.html").read_text(encoding="utf-8"))
-    settings = {"template": template, "page": page, "spec": spec, "title": title}
+    settings = {"template": page_template(), "page": page, "spec": spec, "title": title}
+    return [(rf"{page}/?", APIPageHandler, settings), *api_asset_routes(f"{page}/assets")]
+
+
+def api_asset_routes(folder: str) -> list[tuple[str, type, dict[str, Any]]]:
+    """The page's assets under `folder` (relative to base_url)."""
     return [
-        (rf"{page}/?", APIPageHandler, settings),
-        (rf"{page}/assets/{VENDOR_ASSETS}", APIAssetHandler, {"path": swagger_ui_path}),
-        (rf"{page}/assets/{OWN_ASSETS}", APIAssetHandler, {"path": str(STATIC)}),
+        (rf"{folder}/{VENDOR_ASSETS}", APIAssetHandler, {"path": swagger_ui_path}),
+        (rf"{folder}/{OWN_ASSETS}", APIAssetHandler, {"path": str(STATIC)}),
     ]
 
 
@@ -47,11 +55,15 @@ class APIPageHandler(GatewayHandler):
         self.title = title
 
     def get(self) -> None:
-        root = self.request.path.rstrip("/").removesuffix(self.page)
+        self.render_page(self.page, self.spec, self.title, f"{self.page}/assets")
+
+    def render_page(self, page: str, spec: str, title: str, assets: str) -> None:
+        """Answer the page for the spec at `spec`, as reached at `page` (relative paths)."""
+        root = self.request.path.rstrip("/").removesuffix(page)
         values = {
-            "title": self.title,
-            "assets": f"{root}{self.page}/assets",
-            "spec": f"{root}{self.spec}",
+            "title": title,
+            "assets": f"{root}{assets}",
+            "spec": f"{root}{spec}",
             "base": root or "/",
         }
         page = self.template.substitute({k: html.escape(v) for k, v in values.items()})

@@ -200,7 +200,11 @@ class GatewayHandler(web.RequestHandler):
         if self.request.method == "OPTIONS":
             check_uri(self.request)
         else:
-            check_access(self.request, self.policy)
+            self.authorize()
+
+    def authorize(self) -> None:
+        """The access checks of a request that is not a CORS preflight (token by default)."""
+        check_access(self.request, self.policy)
 
     def on_finish(self) -> None:
         if self._tracked and self.tracker is not None:

@@ -1,9 +1,11 @@
-"""Handlers of notebook-http mode: endpoints, the API spec, the notebook source, /public/."""
+"""Handlers of notebook-http mode: an app's endpoints, specs and source; public files."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,33 +13,28 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 
 from ..base.handlers import GatewayHandler
-from ..errors import CellError, MethodNotAllowed, PayloadTooLarge
-from ..services.kernels.connection import KernelConnection
-from ..services.kernels.execution import ExecutionResult
+from ..errors import (
+    CellError,
+    GatewayError,
+    KernelUnavailable,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
 from ..services.kernels.failures import cell_failure
-from ..services.kernels.pool import KernelPool
+from .app import Live, NotebookApp
 from .endpoints import Endpoint, Route
-from .fastpath.pool import FastPath
-from .request import build_request, request_assignment, with_request
+from .request import build_request
 from .response import EndpointResponse, map_response
-from .runner import run_endpoint
+from .version import AppVersion
 
 UNBOUNDED_CHUNKS = 2**62  # data_received enforces max_body_size on chunked bodies
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colors of IPython tracebacks
 
 
-@dataclass(frozen=True)
-class EndpointSettings:
-    """The mode's options every endpoint request needs."""
-
-    language: str
-    inline_response_info: bool
-    max_body_size: int
-    request_timeout: float
-    max_queue_wait: float
-    show_tracebacks: bool
-    comment_prefix: str = "#"
-    app: str = "/"  # the app's name in metrics and logs
+AppFinder = Callable[[str | None], NotebookApp]  # slug (None: the root app) -> the app
+SPEC_PATHS = {"/_api/spec/swagger.json": "swagger", "/_api/spec/openapi.json": "openapi"}
+SOURCE_PATH = "/_api/source"
 
 
 @dataclass
@@ -53,39 +50,52 @@ class EndpointRecord:
     response_bytes: int = 0
 
 
+def app_path(request_path: str, base_path: str, slug: str | None) -> str:
+    """The part of a raw request path that the app routes: after base_url and /apps/<slug>."""
+    path = request_path[len(base_path) :] if request_path.startswith(base_path) else request_path
+    if slug is not None:
+        path = path[len("/apps/") :]
+        path = path[path.find("/") :] if "/" in path else "/"
+    return path or "/"
+
+
 @web.stream_request_body
 class EndpointHandler(GatewayHandler):
-    """Runs the cells of one path's endpoints on a pooled kernel and maps their output.
+    """Answers one request to an app: its spec, its source, or one of its endpoints, whose
+    cells run on a kernel borrowed from the app's pool.
 
-    The body is streamed in, so a wrong method (405) or a declared Content-Length over
-    max_body_size (413) is answered from the headers alone: no body is read, no kernel is
-    borrowed, and a client that sent `Expect: 100-continue` uploads nothing. At most
-    max_body_size bytes of a body are kept.
+    The app (the root one, or `/apps/<slug>`) routes the path itself, from the endpoint list
+    of the version it serves. The body is streamed in, so a wrong method (405) or a declared
+    Content-Length over max_body_size (413) is answered from the headers alone: no body is
+    read, no kernel is borrowed, no app is started, and a client that sent `Expect:
+    100-continue` uploads nothing. At most max_body_size bytes of a body are kept.
     """
 
     def initialize(  # type: ignore[override]
         self,
-        route: Route,
-        pool: KernelPool,
-        endpoint_settings: EndpointSettings,
-        fast_path: FastPath,
+        find: AppFinder,
+        base_path: str,
+        allow_source: bool,
+        in_apps: bool = False,
         **base: Any,
     ) -> None:
         super().initialize(**base)
-        self.fast_path = fast_path
-        self.route = route
-        self.pool = pool
-        self.endpoint_settings = endpoint_settings
+        self.find = find
+        self.in_apps = in_apps
+        self.base_path = base_path
+        self.allow_source = allow_source
         self.chunks: list[bytes] = []
         self.received = 0
         self.uploaded = False
-        self.endpoint_record = EndpointRecord(endpoint_settings.app, route.path)
+        self.document: str | None = None
+        self.endpoint_record: EndpointRecord | None = None  # for metrics and the access log
 
     def prepare(self) -> None:
-        """After the headers, before the body: access checks, then 405 and 413."""
+        """After the headers, before the body: access checks, the app and route, 405, 413."""
         try:
             super().prepare()
-            if self.request.method != "OPTIONS":
+            self.locate()
+            if self.request.method != "OPTIONS" and self.document is None:
                 self.endpoint()
                 declared = self.declared_length()
                 if declared > self.endpoint_settings.max_body_size:
@@ -94,6 +104,41 @@ class EndpointHandler(GatewayHandler):
         except Exception:
             self.forgo_body()
             raise
+
+    def locate(self) -> None:
+        """Find the app, the version it serves, and the document or route the path names."""
+        slug = self.slug()
+        self.app = self.find(slug)
+        self.path = app_path(self.request.path, self.base_path, slug)
+        version = self.app.version
+        if version is None:
+            raise KernelUnavailable(f"App {self.app.slug} failed: {self.app.error}")
+        self.endpoint_settings = version.endpoint_settings
+        kind = SPEC_PATHS.get(self.path)
+        if kind is not None or (self.path == SOURCE_PATH and self.allow_source):
+            if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+                raise MethodNotAllowed(f"{self.request.method} is not allowed here", ["GET"])
+            self.document = getattr(version, kind or "source")
+            return
+        self.route = self.match(version)
+
+    def slug(self) -> str | None:
+        """The app's slug; None for the root app."""
+        if not self.in_apps:
+            return None
+        kwargs = getattr(self, "path_kwargs", None)  # unset when tornado refused the method
+        if kwargs:
+            return kwargs.get("slug")
+        return app_path(self.request.path, self.base_path, None)[len("/apps/") :].split("/")[0]
+
+    def match(self, version: AppVersion) -> Route:
+        """The route of the request's path in `version`; NotFound if none."""
+        found = version.match(self.path)
+        if found is None:
+            raise NotFound(f"No resource at {self.request.path}")
+        self.route, self.path_args_decoded = found
+        self.endpoint_record = EndpointRecord(version.endpoint_settings.app, self.route.path)
+        return self.route
 
     def data_received(self, chunk: bytes) -> None:
         """Keep the body up to max_body_size; past it (a chunked body has no declared length),
@@ -106,42 +151,42 @@ class EndpointHandler(GatewayHandler):
             error = self.too_large(self.received, exact=False)
             self.send_error(error.status_code, exc_info=(type(error), error, None))
 
-    async def serve(self, **path_args: str) -> None:
-        """Answer one request: its endpoint's cells on a borrowed kernel, their output mapped."""
+    async def serve(self, *args: str, **kwargs: str) -> None:
+        """Answer one request: a document, or its endpoint's cells on a borrowed kernel."""
         self.uploaded = True
         if self._finished:  # refused while the body came in
             return
-        settings = self.endpoint_settings
-        endpoint = self.endpoint()
-        request_json = self.request_json(path_args)
-        record = self.endpoint_record
-        record.queued = True
-        queued = time.perf_counter()
-        async with self.pool.borrow(settings.max_queue_wait) as kernel:
-            started = time.perf_counter()
-            record.queue_wait = started - queued
-            record.kernel_id = kernel.kernel_id
-            result, info_result = await self.run_on(kernel, endpoint, request_json)
-            record.execution = time.perf_counter() - started
-        if result.error:  # named by its cell, with the line of the user's code
-            raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
-        self.write_response(map_response(result, info_result))
+        if self.document is not None:
+            self.set_header("Content-Type", "application/json")
+            self.finish(self.document)
+            return
+        live = await self.app.acquire()
+        try:
+            await self.run_on(live)
+        finally:
+            self.app.release(live)
 
     get = post = put = patch = delete = serve  # type: ignore[assignment]
 
-    async def run_on(
-        self, kernel: KernelConnection, endpoint: Endpoint, request_json: str
-    ) -> tuple[ExecutionResult, ExecutionResult | None]:
-        """Run the endpoint on a borrowed kernel: on its request runner (the fast path), else
-        as an execute_request."""
-        settings = self.endpoint_settings
-        timeout = settings.request_timeout
-        results = await self.fast_path.run(kernel, endpoint, request_json, timeout)
-        if results is None:
-            code = self.code(endpoint, request_json)
-            info, inline = endpoint.response_info, settings.inline_response_info
-            results = await run_endpoint(kernel, code, info, timeout, inline)
-        return results
+    async def run_on(self, live: Live) -> None:
+        """Run the endpoint on the version and pool the request holds."""
+        self.match(live.version)  # the app may have been reloaded since the headers came
+        self.endpoint_settings = settings = live.version.endpoint_settings
+        endpoint = self.endpoint()
+        request_json = self.request_json(self.path_args_decoded)
+        record = self.endpoint_record
+        assert record is not None  # set by `match`
+        record.queued = True
+        queued = time.perf_counter()
+        async with live.pool.borrow(settings.max_queue_wait) as kernel:
+            started = time.perf_counter()
+            record.queue_wait = started - queued
+            record.kernel_id = kernel.kernel_id
+            result, info = await live.fast.serve(kernel, endpoint, request_json, settings)
+            record.execution = time.perf_counter() - started
+        if result.error:  # named by its cell, with the line of the user's code
+            raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
+        self.write_response(map_response(result, info))
 
     def on_connection_close(self) -> None:
         """The client left; if it left mid-upload, tornado never calls `on_finish`, so call it
@@ -164,10 +209,20 @@ class EndpointHandler(GatewayHandler):
         return endpoint
 
     async def head(self, *args: str, **kwargs: str) -> None:
+        if self.document is not None:
+            self.set_header("Content-Type", "application/json")
+            return
         self.endpoint()  # raises MethodNotAllowed
 
     def allowed_methods(self) -> list[str]:
         """The methods the notebook declares for this path, and OPTIONS."""
+        if not hasattr(self, "app"):  # tornado refused the method before `prepare`
+            try:
+                self.locate()
+            except GatewayError:
+                return ["OPTIONS"]
+        if self.document is not None:
+            return ["GET", "HEAD", "OPTIONS"]
         return [*self.route.methods, "OPTIONS"]
 
     def request_json(self, path_args: dict[str, str]) -> str:
@@ -179,12 +234,6 @@ class EndpointHandler(GatewayHandler):
             path_args,
             list(self.request.headers.get_all()),
         )
-
-    def code(self, endpoint: Endpoint, request_json: str) -> str:
-        """The endpoint's code, after an assignment of the request to REQUEST (on the line of
-        its annotation, so that errors give the lines of the user's cell)."""
-        assignment = request_assignment(request_json, self.endpoint_settings.language)
-        return with_request(assignment, endpoint.source, self.endpoint_settings.comment_prefix)
 
     def too_large(self, size: int, exact: bool = True) -> PayloadTooLarge:
         limit = self.endpoint_settings.max_body_size
@@ -221,7 +270,8 @@ class EndpointHandler(GatewayHandler):
         self.clear_header("Content-Type")
         for name, value in response.headers:
             self.add_header(name, value)
-        self.endpoint_record.response_bytes = len(response.body or b"")
+        if self.endpoint_record is not None:
+            self.endpoint_record.response_bytes = len(response.body or b"")
         self.finish(response.body or None)  # tornado refuses even b"" with a 204 or 304
 
     def compute_etag(self) -> None:
@@ -237,22 +287,6 @@ class EndpointHandler(GatewayHandler):
         super().write_error(status_code, **kwargs)
 
 
-class SpecHandler(GatewayHandler):
-    """A prebuilt JSON document: the API's Swagger or OpenAPI description."""
-
-    def initialize(self, document: str, **base: Any) -> None:  # type: ignore[override]
-        super().initialize(**base)
-        self.document = document
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(self.document)
-
-
-class SourceHandler(SpecHandler):
-    """`GET /_api/source`: the seed notebook, when allow_notebook_download is on."""
-
-
 class PublicFileHandler(GatewayHandler, web.StaticFileHandler):
     """Files under static_path at /public/, behind the same checks and JSON errors."""
 
@@ -262,3 +296,36 @@ class PublicFileHandler(GatewayHandler, web.StaticFileHandler):
 
     get = web.StaticFileHandler.get
     head = web.StaticFileHandler.head  # type: ignore[assignment]
+
+
+class AppPublicFileHandler(GatewayHandler, web.StaticFileHandler):
+    """`/apps/<slug>/public/...`: files under the app folder's public/, read-only. A path
+    that leads outside it, through `..` or a symlink, is never served."""
+
+    def initialize(  # type: ignore[override]
+        self, find: AppFinder, base_path: str, **base: Any
+    ) -> None:
+        GatewayHandler.initialize(self, **base)
+        web.StaticFileHandler.initialize(self, "/nonexistent")
+        self.find = find
+
+    def prepare(self) -> None:
+        super().prepare()
+        public = self.find(self.path_kwargs["slug"]).public
+        if public is None:
+            raise NotFound(f"No resource at {self.request.path}")
+        self.root = str(public)
+
+    async def get(self, slug: str, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+        await web.StaticFileHandler.get(self, path, include_body)
+
+    async def head(self, slug: str, path: str) -> None:  # type: ignore[override]
+        await web.StaticFileHandler.get(self, path, include_body=False)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        """tornado's checks, and the file's real path (symlinks resolved) inside root."""
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(absolute_path)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            raise NotFound(f"No resource at {self.request.path}")
+        return super().validate_absolute_path(root, absolute_path)

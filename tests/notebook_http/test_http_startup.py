@@ -34,6 +34,10 @@ CASES: dict[str, tuple[tuple[str, ...], str]] = {
         f"Cannot read seed notebook {NOTEBOOKS / 'missing.ipynb'}",
     ),
     "no seed_uri": ((), "--seed_uri"),
+    "missing apps_dir": (
+        (f"--NotebookHTTPPersonality.apps_dir={NOTEBOOKS / 'missing'}",),
+        f"apps_dir {NOTEBOOKS / 'missing'} is not a folder",
+    ),
     "unknown cell parser": (
         (f"--seed_uri={NOTEBOOKS / 'pool.ipynb'}", f"{PARSER}=nope"),
         "Unknown cell_parser 'nope'",

@@ -13,7 +13,9 @@ import logging
 from ...errors import CellTimeout, KernelQueueFull, KernelUnavailable
 from ...services.kernels.connection import KernelConnection
 from ..endpoints import Endpoint
-from ..request import request_value
+from ..request import request_assignment, request_value, with_request
+from ..runner import run_endpoint
+from ..version import EndpointSettings
 from .runner import FastRunner, Results, install
 
 log = logging.getLogger(__name__)
@@ -73,3 +75,22 @@ class FastPath:
             return None
         info = endpoint.response_info
         return await runner.run(key, endpoint.source, info, request_value(request_json), timeout)
+
+    async def serve(
+        self,
+        kernel: KernelConnection,
+        endpoint: Endpoint,
+        request_json: str,
+        settings: EndpointSettings,
+    ) -> Results:
+        """Run an endpoint request on `kernel`: on its runner, else as an execute_request of
+        the endpoint's code after the REQUEST assignment (on the line of its annotation, so
+        that errors give the lines of the user's cell)."""
+        timeout = settings.request_timeout
+        results = await self.run(kernel, endpoint, request_json, timeout)
+        if results is not None:
+            return results
+        assignment = request_assignment(request_json, settings.language)
+        code = with_request(assignment, endpoint.source, settings.comment_prefix)
+        info, inline = endpoint.response_info, settings.inline_response_info
+        return await run_endpoint(kernel, code, info, timeout, inline)

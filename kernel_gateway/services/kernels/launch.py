@@ -96,6 +96,18 @@ class GatewayKernelManager(AsyncIOLoopKernelManager):
     on_started: Callable[[], None] | None = None
     restart_on_death = True
     ready_timeout = KERNEL_READY_TIMEOUT
+    interrupt_before_shutdown = True  # False once it is shut down before it answered
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt the kernel, unless it is being shut down before it ever answered.
+
+        jupyter_client (8.10.0, no public hook) interrupts every kernel before shutting it
+        down; a kernel that hasn't answered yet is still importing, has nothing to interrupt,
+        and SIGINT would end it with a KeyboardInterrupt traceback in the gateway's log.
+        """
+        if self.shutting_down and not self.interrupt_before_shutdown:
+            return
+        await super()._async_interrupt_kernel()
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         """Launch with the timeout the kernel's env asks for (KERNEL_LAUNCH_TIMEOUT), if any:

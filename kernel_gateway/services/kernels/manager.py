@@ -229,16 +229,21 @@ class MappingKernelManager(AsyncMultiKernelManager):
         """Shut any kernel down (handed out, warm or half started) and forget it.
 
         It is GONE at once (every listener hears it before its process is asked to stop).
+        A kernel that is not READY (still starting, restarting or dead) has nothing to save:
+        it is killed without the interrupt and the shutdown request it couldn't answer.
         """
         kernel = self.registry.remove(kernel_id)
         known = kernel_id in self.list_kernel_ids()
         if kernel is None and not known:
             raise UnknownKernel(kernel_id)
+        answering = kernel is not None and kernel.state is KernelState.READY
         if kernel is not None:
             kernel.transition(KernelState.GONE, reason)
             kernel.connection.close()
         if known:
             km = cast(GatewayKernelManager, self.get_kernel(kernel_id))
+            if not answering:
+                km.interrupt_before_shutdown, now = False, True
             await settle(km, KERNEL_READY_TIMEOUT)
             await super().shutdown_kernel(kernel_id, now=now, restart=restart)
 

@@ -14,7 +14,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from ...errors import BadRequest, UnknownKernelSpec
 
-SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN"})
+SECRET_VARIABLES = frozenset({"KG_AUTH_TOKEN", "KG_DEPLOY_KEY"})
 MAX_VARIABLE_BYTES = 128 * 1024  # NAME=value and its NUL: the kernel's MAX_ARG_STRLEN
 MAX_ENV_BYTES = 1024 * 1024
 LAUNCH_TIMEOUT = "KERNEL_LAUNCH_TIMEOUT"  # what jupyter_server's gateway client sends

@@ -1,0 +1,71 @@
+"""An app's own settings, read from its notebook's `metadata.kernel_gateway`.
+
+    {"kernel_gateway": {"prespawn_count": 2, "request_timeout": 5, "max_queue_wait": 1,
+                        "idle_stop": 300}}
+
+Any other key, or a value of the wrong kind, is an error naming the key: the app is marked
+failed (or its deploy refused) and the other apps serve on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ...errors import StartupError
+
+MAX_POOL_SIZE = 64
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """How one app's pool and requests behave."""
+
+    pool_size: int = 1
+    request_timeout: float = 0.0
+    max_queue_wait: float = 0.0
+    idle_stop: float = 0.0
+
+
+def _count(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_POOL_SIZE:
+        raise StartupError(
+            f"metadata.kernel_gateway.{key} must be an integer from 1 to {MAX_POOL_SIZE}, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _seconds(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise StartupError(
+            f"metadata.kernel_gateway.{key} must be a number of seconds >= 0, not {value!r}"
+        )
+    return float(value)
+
+
+_FIELDS = {
+    "prespawn_count": ("pool_size", _count),
+    "request_timeout": ("request_timeout", _seconds),
+    "max_queue_wait": ("max_queue_wait", _seconds),
+    "idle_stop": ("idle_stop", _seconds),
+}
+
+
+def read_settings(metadata: Mapping[str, Any], defaults: AppSettings) -> AppSettings:
+    """`defaults` with what the notebook metadata's `kernel_gateway` object sets.
+
+    Raises StartupError naming the first unknown key or bad value.
+    """
+    section = metadata.get("kernel_gateway", {})
+    if not isinstance(section, dict):
+        raise StartupError("metadata.kernel_gateway must be an object")
+    changes: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in _FIELDS:
+            known = ", ".join(_FIELDS)
+            raise StartupError(f"metadata.kernel_gateway.{key} is not a setting; known: {known}")
+        field, parse = _FIELDS[key]
+        changes[field] = parse(key, value)
+    return replace(defaults, **changes)

@@ -86,13 +86,25 @@ def parse_env_value(trait: TraitType, variable: str, raw: str) -> object:
         ) from err
 
 
+def class_options(cls: type[HasTraits]) -> dict[str, TraitType]:
+    """The config traits of `cls`'s own section: those it declares, and those of its option
+    mixins (HasTraits but not Configurable, like the app's ServerOptions); a Configurable
+    base's traits belong to that base's section."""
+    return {
+        name: trait
+        for name, trait in cls.class_traits(config=True).items()
+        if trait.this_class is cls
+        or (trait.this_class is not None and not issubclass(trait.this_class, Configurable))
+    }
+
+
 def env_config(
     classes: Iterable[type[Configurable]], environ: Mapping[str, str] = os.environ
 ) -> Config:
     """Return the config that the `KG_*` variables set in `environ` stand for."""
     config = Config()
     for cls in classes:
-        for name, trait in cls.class_own_traits(config=True).items():
+        for name, trait in class_options(cls).items():
             variable = trait.metadata.get("env")
             if variable and variable in environ:
                 config[cls.__name__][name] = parse_env_value(trait, variable, environ[variable])

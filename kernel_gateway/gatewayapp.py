@@ -7,98 +7,40 @@ variables > defaults. `api` picks the personality (mode) that supplies the route
 from __future__ import annotations
 
 import asyncio
-import importlib
-import logging
 import os
 import signal
-import socket
 import ssl
 import sys
-from types import ModuleType
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_core.application import JupyterApp, NoStart, base_aliases, base_flags
+from jupyter_core.application import JupyterApp, NoStart, base_flags
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Any as TraitAny
-from traitlets import (
-    Bunch,
-    CaselessStrEnum,
-    CBool,
-    Instance,
-    Integer,
-    List,
-    TraitError,
-    Type,
-    Unicode,
-    default,
-    validate,
-)
+from traitlets import HasTraits, Instance, TraitError, Type, default
 
-from . import serving
+from . import serving, startup_log
 from ._version import __version__
 from .access_log import AccessLog
-from .base.handlers import AccessPolicy, APIVersionHandler, NotFoundHandler
-from .config import OnceEach, Seconds, env_config, unset_in
+from .base.handlers import APIVersionHandler, NotFoundHandler
+from .config import OnceEach, env_config, unset_in
 from .errors import StartupError
-from .operations.json_logs import json_logging_config
+from .kernel_options import UNUSED_SERVER_OPTIONS, KernelOptions
 from .operations.risks import risky_settings
 from .operations.service import Operations
-from .personality import GatewayContext, Personality
+from .options import EXAMPLES, ServerOptions, aliases
+from .personality import GatewayContext, Personality, api_module
 from .seed import parse_notebook_json, read_uri
 from .services.kernels.manager import KernelPolicy, MappingKernelManager
 from .services.kernels.specs import check_kernel
-from .services.proxy import PortRangesTrait, parse_port_ranges
+from .services.proxy import parse_port_ranges
 
-API_MODULES = {
-    "jupyter-websocket": "kernel_gateway.jupyter_websocket",
-    "notebook-http": "kernel_gateway.notebook_http",
-}
-
-#: jupyter_server options of jupyter-kernel-gateway 3 -> why they have no effect here.
-UNUSED_SERVER_OPTIONS = {
-    "authorizer_class": "access is decided by auth_token and the CORS/origin options",
-    "identity_provider_class": "clients have no identity beyond the token",
-    "cookie_secret": "the gateway issues no cookies",
-    "cookie_secret_file": "the gateway issues no cookies",
-    "kernel_websocket_connection_class": "the websocket bridge is built in",
-}
 BODY_TIMEOUT = 600.0  # seconds a request body may take to arrive
-ANY_ADDRESS = ("", "0.0.0.0", "::")
-LOG_FORMAT = "[%(levelname)1.1s %(asctime)s.%(msecs)03d %(name)s] %(message)s"  # as Jupyter's
-LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-NO_EFFECT = "Accepted from jupyter-kernel-gateway 3 config files; has no effect here"
-
-aliases = {
-    **base_aliases,
-    "ip": "KernelGatewayApp.ip",
-    "port": "KernelGatewayApp.port",
-    "port_retries": "KernelGatewayApp.port_retries",
-    "api": "KernelGatewayApp.api",
-    "seed_uri": "KernelGatewayApp.seed_uri",
-    "keyfile": "KernelGatewayApp.keyfile",
-    "certfile": "KernelGatewayApp.certfile",
-    "client-ca": "KernelGatewayApp.client_ca",
-    "ssl_version": "KernelGatewayApp.ssl_version",
-    "base_url": "KernelGatewayApp.base_url",
-    "auth_token": "KernelGatewayApp.auth_token",
-    "prespawn_count": "KernelGatewayApp.prespawn_count",
-    "allow_origin": "KernelGatewayApp.allow_origin",
-    "default_kernel_name": "KernelGatewayApp.default_kernel_name",
-    "force_kernel_name": "KernelGatewayApp.force_kernel_name",
-    "max_kernels": "KernelGatewayApp.max_kernels",
-    "shutdown_grace_period": "KernelGatewayApp.shutdown_grace_period",
-    "log_requests": "KernelGatewayApp.log_requests",
-}
 
 
-def option(trait: Any, variable: str) -> Any:
-    """Tag a trait as a config option read from `variable` too."""
-    return trait.tag(config=True, env=variable)
-
-
-class KernelGatewayApp(JupyterApp):
+# The options are declared by ServerOptions (options.py) and KernelOptions (kernel_options.py),
+# and configured as `KernelGatewayApp.<name>`; they come first so that `log_format` is theirs.
+class KernelGatewayApp(ServerOptions, KernelOptions, JupyterApp):
     """Jupyter Kernel Gateway: Jupyter kernels as HTTP and websocket services."""
 
     name = "jupyter-kernelgateway"
@@ -106,268 +48,7 @@ class KernelGatewayApp(JupyterApp):
     description = "Provisions Jupyter kernels and serves them over HTTP and websockets."
     aliases = aliases
     flags = base_flags
-    examples = """
-jupyter kernelgateway --port=8888 --auth_token=secret
-    kernels over REST and websockets (the Jupyter server API), for clients that send the token
-jupyter kernelgateway --api=notebook-http --seed_uri=etc/api_examples/hello.ipynb
-    the notebook's annotated cells (`# GET /hello`) as an HTTP API on http://127.0.0.1:8888
-
-Every option, with its KG_* variable: jupyter kernelgateway --help-all
-"""
-
-    ip = option(Unicode("127.0.0.1", help="IP address on which to listen (KG_IP env var)"), "KG_IP")
-    port = option(
-        Integer(
-            8888,
-            min=0,
-            max=65535,
-            help="Port on which to listen, 1-65535; 0 picks a free one (KG_PORT env var)",
-        ),
-        "KG_PORT",
-    )
-    port_retries = option(
-        Integer(
-            50,
-            min=0,
-            help="Number of further ports to try if the port is in use (KG_PORT_RETRIES env var)",
-        ),
-        "KG_PORT_RETRIES",
-    )
-    unix_socket = option(
-        Unicode(
-            "",
-            help="Serve on the unix socket at this path (mode 0600) instead of ip and port, "
-            "for a reverse proxy on the same host; removed at exit (KG_UNIX_SOCKET env var)",
-        ),
-        "KG_UNIX_SOCKET",
-    )
-    base_url = option(
-        Unicode("/", help="The base path for mounting all API resources (KG_BASE_URL env var)"),
-        "KG_BASE_URL",
-    )
-    auth_token = option(
-        Unicode("", help="Authorization token required for all requests (KG_AUTH_TOKEN env var)"),
-        "KG_AUTH_TOKEN",
-    )
-    allow_credentials = option(
-        Unicode(
-            "",
-            help="Sets the Access-Control-Allow-Credentials header (KG_ALLOW_CREDENTIALS env var)",
-        ),
-        "KG_ALLOW_CREDENTIALS",
-    )
-    allow_headers = option(
-        Unicode("", help="Sets the Access-Control-Allow-Headers header (KG_ALLOW_HEADERS env var)"),
-        "KG_ALLOW_HEADERS",
-    )
-    allow_methods = option(
-        Unicode("", help="Sets the Access-Control-Allow-Methods header (KG_ALLOW_METHODS env var)"),
-        "KG_ALLOW_METHODS",
-    )
-    allow_origin = option(
-        Unicode("", help="Sets the Access-Control-Allow-Origin header (KG_ALLOW_ORIGIN env var)"),
-        "KG_ALLOW_ORIGIN",
-    )
-    expose_headers = option(
-        Unicode(
-            "", help="Sets the Access-Control-Expose-Headers header (KG_EXPOSE_HEADERS env var)"
-        ),
-        "KG_EXPOSE_HEADERS",
-    )
-    max_age = option(
-        Unicode("", help="Sets the Access-Control-Max-Age header (KG_MAX_AGE env var)"),
-        "KG_MAX_AGE",
-    )
-    max_kernels = option(
-        Integer(
-            None,
-            allow_none=True,
-            min=0,
-            help="Limits the number of kernels this gateway runs; unbounded by default "
-            "(KG_MAX_KERNELS env var)",
-        ),
-        "KG_MAX_KERNELS",
-    )
-    prespawn_count = option(
-        Integer(
-            None,
-            allow_none=True,
-            min=0,
-            help="Number of kernels to start at start-up with the default kernel; none "
-            "by default in jupyter-websocket mode, 1 in notebook-http mode "
-            "(KG_PRESPAWN_COUNT env var)",
-        ),
-        "KG_PRESPAWN_COUNT",
-    )
-    kernel_pool_size = option(
-        Integer(
-            0,
-            min=0,
-            help="jupyter-websocket mode: started kernels kept warm for POST /api/kernels to hand "
-            "out at once; 0 disables the pool (KG_KERNEL_POOL_SIZE env var)",
-        ),
-        "KG_KERNEL_POOL_SIZE",
-    )
-    default_kernel_name = option(
-        Unicode(
-            "", help="Default kernel name when spawning a kernel (KG_DEFAULT_KERNEL_NAME env var)"
-        ),
-        "KG_DEFAULT_KERNEL_NAME",
-    )
-    force_kernel_name = option(
-        Unicode(
-            "",
-            help="Override any kernel name specified in a notebook or request "
-            "(KG_FORCE_KERNEL_NAME env var)",
-        ),
-        "KG_FORCE_KERNEL_NAME",
-    )
-    seed_uri = option(
-        Unicode(
-            None,
-            allow_none=True,
-            help="Runs the notebook (.ipynb) at the given path or http(s) URL on every kernel "
-            "launched; no seed by default (KG_SEED_URI env var)",
-        ),
-        "KG_SEED_URI",
-    )
-    api = option(
-        Unicode(
-            "kernel_gateway.jupyter_websocket",
-            help="The API to expose: 'jupyter-websocket' (kernel_gateway.jupyter_websocket), "
-            "'notebook-http' (kernel_gateway.notebook_http), or another module that defines "
-            "create_personality (KG_API env var)",
-        ),
-        "KG_API",
-    )
-    certfile = option(
-        Unicode(
-            None,
-            allow_none=True,
-            help="The full path to a TLS certificate file (KG_CERTFILE env var)",
-        ),
-        "KG_CERTFILE",
-    )
-    keyfile = option(
-        Unicode(
-            None,
-            allow_none=True,
-            help="The full path to a TLS private key file (KG_KEYFILE env var)",
-        ),
-        "KG_KEYFILE",
-    )
-    client_ca = option(
-        Unicode(
-            None,
-            allow_none=True,
-            help="The full path to a CA certificate for TLS client authentication "
-            "(KG_CLIENT_CA env var)",
-        ),
-        "KG_CLIENT_CA",
-    )
-    ssl_version = option(
-        Integer(
-            None,
-            allow_none=True,
-            min=0,
-            help="Deprecated: TLS versions follow Python's defaults (KG_SSL_VERSION env var)",
-        ),
-        "KG_SSL_VERSION",
-    )
-    trust_xheaders = option(
-        CBool(
-            False,
-            help="Use X-Real-Ip / X-Forwarded-* headers for the remote address, behind a "
-            "proxy (KG_TRUST_XHEADERS env var)",
-        ),
-        "KG_TRUST_XHEADERS",
-    )
-    ws_ping_interval = option(
-        Integer(
-            30,
-            min=0,
-            help="Seconds between websocket keepalive pings; 0 disables them "
-            "(KG_WS_PING_INTERVAL_SECS env var)",
-        ),
-        "KG_WS_PING_INTERVAL_SECS",
-    )
-    http_idle_timeout = option(
-        Seconds(
-            75.0,
-            help="Seconds an HTTP connection may sit idle, or take to send a request's "
-            "headers, before it is closed (KG_HTTP_IDLE_TIMEOUT env var)",
-        ),
-        "KG_HTTP_IDLE_TIMEOUT",
-    )
-    kernel_proxy_ports = option(
-        PortRangesTrait(
-            "",
-            help="jupyter-websocket mode: the ports of a kernel's host that "
-            "/api/kernels/<id>/proxy/<port>/ may reach, as a list such as 8000-9999,12000 "
-            "(never the kernel's own ZeroMQ ports); empty turns the proxy off "
-            "(KG_KERNEL_PROXY_PORTS env var)",
-        ),
-        "KG_KERNEL_PROXY_PORTS",
-    )
-    kernel_proxy_timeout = option(
-        Seconds(
-            30.0,
-            help="Seconds the kernel proxy waits for a connection, then for the head of an "
-            "answer, before it answers 504 (KG_KERNEL_PROXY_TIMEOUT env var)",
-        ),
-        "KG_KERNEL_PROXY_TIMEOUT",
-    )
-    env_process_whitelist = option(
-        List(
-            Unicode(),
-            help="Environment variables of the gateway's own process that kernels "
-            "inherit, besides PATH (KG_ENV_PROCESS_WHITELIST env var, comma separated)",
-        ),
-        "KG_ENV_PROCESS_WHITELIST",
-    )
-    shutdown_grace_period = option(
-        Seconds(
-            10.0,
-            help="Seconds that in-flight requests get to finish at shutdown "
-            "(KG_SHUTDOWN_GRACE_PERIOD env var)",
-        ),
-        "KG_SHUTDOWN_GRACE_PERIOD",
-    )
-
-    log_requests = option(
-        CBool(
-            False,
-            help="Log every request at INFO; by default successful (2xx) requests are logged "
-            "at DEBUG only, redirects at INFO, errors at WARNING and ERROR "
-            "(KG_LOG_REQUESTS env var)",
-        ),
-        "KG_LOG_REQUESTS",
-    )
-    enable_metrics = option(
-        CBool(
-            True,
-            help="Serve Prometheus metrics at /metrics (KG_ENABLE_METRICS env var)",
-        ),
-        "KG_ENABLE_METRICS",
-    )
-    metrics_auth = option(
-        CBool(
-            True,
-            help="Require the auth token for /metrics, when there is one; False lets "
-            "Prometheus scrape without it (KG_METRICS_AUTH env var)",
-        ),
-        "KG_METRICS_AUTH",
-    )
-
-    log_format = option(
-        CaselessStrEnum(
-            ["text", "json"],
-            "text",
-            help="Log lines as text, or as one JSON object per line on stderr "
-            "(KG_LOG_FORMAT env var)",
-        ),
-        "KG_LOG_FORMAT",
-    )
+    examples = EXAMPLES
 
     kernel_manager_class = Type(
         default_value=MappingKernelManager,
@@ -384,39 +65,30 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
 
     kernel_spec_manager = Instance(KernelSpecManager, allow_none=True)
 
-    # jupyter_server options that jupyter-kernel-gateway 3 exposes and that mean nothing here:
-    # accepted so that its config files still load, with one warning each.
-    authorizer_class = TraitAny(help=NO_EFFECT).tag(config=True)
-    identity_provider_class = TraitAny(help=NO_EFFECT).tag(config=True)
-    cookie_secret = TraitAny(help=NO_EFFECT).tag(config=True)
-    cookie_secret_file = TraitAny(help=NO_EFFECT).tag(config=True)
-    kernel_websocket_connection_class = TraitAny(help=NO_EFFECT).tag(config=True)
+    @classmethod
+    def class_get_help(cls, inst: HasTraits | None = None) -> str:
+        """traitlets' help of the class, headed as `KernelGatewayApp(JupyterApp) options`:
+        the option mixins are not sections of their own."""
+        lines = super().class_get_help(inst).split("\n")
+        header = f"{cls.__name__}(JupyterApp) options"
+        lines[:2] = [header, "-" * len(header)]
+        return "\n".join(lines)
 
     def get_default_logging_config(self) -> dict[str, Any]:
         """Text lines in one format (LOG_FORMAT), or JSON lines (json_logs.py) for json.
 
         `log_format` is `text` or `json` here (traitlets uses the name for the template)."""
         if self.log_format == "json":
-            level = self.log_level
-            name = logging.getLevelName(level) if isinstance(level, int) else str(level)
-            return json_logging_config(type(self).__name__, name)
-        config = super().get_default_logging_config()
-        config["formatters"]["console"]["format"] = LOG_FORMAT
-        return config
+            return startup_log.json_config(type(self).__name__, self.log_level)
+        return startup_log.text_config(super().get_default_logging_config())
 
     @default("config_file_name")
     def _config_file_name_default(self) -> str:
         return "jupyter_kernel_gateway_config"
 
-    @validate("base_url")
-    def _normalize_base_url(self, proposal: Bunch) -> str:
-        """`api2`, `/api2` and `/api2/` all mean `/api2/`: one leading and one trailing slash."""
-        path = str(proposal["value"]).strip("/")
-        return f"/{path}/" if path else "/"
-
     @default("log_datefmt")
     def _log_datefmt_default(self) -> str:
-        return LOG_DATE_FORMAT
+        return startup_log.LOG_DATE_FORMAT
 
     @property
     def classes(self) -> list[type]:  # type: ignore[override]
@@ -451,30 +123,12 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             )
         if self.generate_config or self.show_config or self.show_config_json:
             return
-        self.adopt_library_logs()
+        startup_log.adopt_library_logs(self.log)
         self.personality = self.create_personality()
         for warning in risky_settings(
             self.ip, self.unix_socket, self.auth_token, self.allow_origin, self.allow_credentials
         ):
             self.log.warning("%s", warning)
-
-    def check_kernel_counts(self) -> None:
-        """Refuse a prespawn_count over max_kernels before any kernel starts."""
-        prespawn, limit = self.prespawn_count, self.max_kernels
-        if prespawn is not None and limit is not None and prespawn > limit:
-            raise StartupError(
-                f"prespawn_count ({prespawn}) must be at most max_kernels ({limit}): "
-                "lower KG_PRESPAWN_COUNT or raise KG_MAX_KERNELS"
-            )
-
-    def adopt_library_logs(self) -> None:
-        """Send the lines of tornado (errors in handlers, bad requests) and of the package's
-        own module loggers through the app's logger, so every line has the same format and
-        level; left alone they'd reach Python's last-resort handler, warnings only."""
-        for name in ("tornado", "kernel_gateway"):
-            library_log = logging.getLogger(name)
-            library_log.parent = self.log  # type: ignore[assignment]
-            library_log.propagate = True
 
     def create_personality(self) -> Personality:
         self.check_kernel_counts()
@@ -514,36 +168,7 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             seed_text=seed_text,
             base_url=self.base_url,
         )
-        return self.api_module().create_personality(context=context, parent=self, log=self.log)
-
-    def api_module(self) -> ModuleType:
-        """The personality module that `api` names; StartupError for an unknown one."""
-        module_name = API_MODULES.get(self.api, self.api)
-        valid = ", ".join([*API_MODULES, *API_MODULES.values()])
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name and module_name != err.name and not module_name.startswith(err.name + "."):
-                raise StartupError(f"Cannot import api module {module_name}: {err}") from err
-            raise StartupError(f"Unknown api {self.api!r}; valid values: {valid}") from err
-        except ImportError as err:
-            raise StartupError(f"Cannot import api module {module_name}: {err}") from err
-        except (ValueError, TypeError) as err:  # an empty or relative module name
-            raise StartupError(f"Unknown api {self.api!r}; valid values: {valid}") from err
-        if not hasattr(module, "create_personality"):
-            raise StartupError(f"Module {module_name} does not define create_personality")
-        return module
-
-    def access_policy(self) -> AccessPolicy:
-        return AccessPolicy(
-            auth_token=self.auth_token,
-            allow_origin=self.allow_origin,
-            allow_credentials=self.allow_credentials,
-            allow_headers=self.allow_headers,
-            allow_methods=self.allow_methods,
-            expose_headers=self.expose_headers,
-            max_age=self.max_age,
-        )
+        return api_module(self.api).create_personality(context=context, parent=self, log=self.log)
 
     def operations(self, tracker: serving.RequestTracker) -> Operations:
         """Probes and metrics of this gateway, fed by its kernel manager and mode."""
@@ -612,7 +237,9 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
         loop.add_signal_handler(signal.SIGHUP, self.ignore_hangup)
         manager = self.personality.context.kernel_manager
         ssl_options = serving.ssl_context(self.certfile, self.keyfile, self.client_ca)
-        sockets, port = self.bind()
+        sockets, port = serving.listen(
+            self.ip, self.port, self.port_retries, self.unix_socket, self.log
+        )
         inode = os.stat(self.unix_socket).st_ino if self.unix_socket else 0
         operations = self.operations(tracker)
         server = self.http_server(self.web_app(tracker, operations), ssl_options)
@@ -651,76 +278,16 @@ Every option, with its KG_* variable: jupyter kernelgateway --help-all
             body_timeout=BODY_TIMEOUT,
         )
 
-    def bind(self) -> tuple[list[socket.socket], int]:
-        """The listening sockets and their port (0 for a unix socket)."""
-        if self.unix_socket:
-            return [serving.bind_unix(self.unix_socket)], 0
-        sockets, port = serving.bind(self.ip, self.port, self.port_retries)
-        skipped = serving.skipped_ports(self.port, port, self.port_retries)
-        if skipped:
-            self.log.warning("%s", skipped)
-        return sockets, port
-
     def log_serving(self, port: int) -> None:
-        """The listening line (and a local URL when listening on every interface), then what
-        the mode serves there."""
-        if self.unix_socket:
-            self.log_serving_unix()
-            return
-        scheme = "https" if self.certfile else "http"
-        host = f"[{self.ip}]" if ":" in self.ip else self.ip or "0.0.0.0"
-        self.log.info(
-            "Jupyter Kernel Gateway %s (%s mode) at %s://%s:%d%s",
-            __version__,
-            self.personality.mode_name,
-            scheme,
-            host,
-            port,
-            self.base_url,
+        """Where the gateway serves, and what (startup_log.py)."""
+        where = startup_log.Listening(
+            self.ip, port, self.unix_socket, bool(self.certfile), self.base_url, self.enable_metrics
         )
-        if self.ip in ANY_ADDRESS:
-            host = "127.0.0.1"
-            self.log.info(
-                "Listening on every interface; locally: %s://%s:%d%s",
-                scheme,
-                host,
-                port,
-                self.base_url,
-            )
-        url = f"{scheme}://{host}:{port}{self.base_url[:-1]}"
-        for line in [*self.personality.summary(url), self.operations_summary(url)]:
-            self.log.info("%s", line)
-
-    def operations_summary(self, url: str) -> str:
-        """Where the probes (and the metrics, when on) are."""
-        probes = f"Health: {url}/healthz, readiness: {url}/readyz"
-        return f"{probes}, metrics: {url}/metrics" if self.enable_metrics else probes
-
-    def log_serving_unix(self) -> None:
-        """The listening line on a unix socket, then what the mode serves (by path)."""
-        self.log.info(
-            "Jupyter Kernel Gateway %s (%s mode) at unix socket %s (base URL %s)",
-            __version__,
-            self.personality.mode_name,
-            self.unix_socket,
-            self.base_url,
-        )
-        url = self.base_url[:-1]
-        for line in [*self.personality.summary(url), self.operations_summary(url)]:
-            self.log.info("%s", line)
+        startup_log.log_serving(self.log, self.personality, where)
 
     async def drain(self, server: HTTPServer, tracker: serving.RequestTracker) -> None:
         """Stop accepting, let requests in flight finish (up to the grace period), close all."""
-        self.log.info("Shutting down: waiting for %d request(s) in flight", tracker.active)
-        server.stop()
-        tracker.closing = True
-        if not await tracker.wait_idle(self.shutdown_grace_period):
-            self.log.warning(
-                "%d request(s) still running after %ss; answering them 503",
-                tracker.active,
-                self.shutdown_grace_period,
-            )
-            await tracker.abandon_all()
+        await serving.drain_requests(server, tracker, self.shutdown_grace_period, self.log)
         await self.personality.stop()
         await server.close_all_connections()
 

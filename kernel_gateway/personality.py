@@ -7,20 +7,28 @@ lifecycle. Route patterns are relative: the app prefixes `base_url`.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
 
 from .base.handlers import AccessPolicy
+from .errors import StartupError
 from .seed import Notebook
 from .services.kernels.manager import MappingKernelManager
 from .services.kernels.pool import KernelPool
 from .services.proxy import PortRanges
 
 Route = tuple[str, type, dict[str, Any]]
+
+API_MODULES = {
+    "jupyter-websocket": "kernel_gateway.jupyter_websocket",
+    "notebook-http": "kernel_gateway.notebook_http",
+}
 
 
 @dataclass(frozen=True)
@@ -80,3 +88,22 @@ class Personality(LoggingConfigurable, metaclass=_PersonalityMeta):
     @abstractmethod
     async def stop(self) -> None:
         """Release what `start` took; the app shuts the kernels down afterwards."""
+
+
+def api_module(api: str) -> ModuleType:
+    """The personality module that `api` names; StartupError for an unknown one."""
+    module_name = API_MODULES.get(api, api)
+    valid = ", ".join([*API_MODULES, *API_MODULES.values()])
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and module_name != err.name and not module_name.startswith(err.name + "."):
+            raise StartupError(f"Cannot import api module {module_name}: {err}") from err
+        raise StartupError(f"Unknown api {api!r}; valid values: {valid}") from err
+    except ImportError as err:
+        raise StartupError(f"Cannot import api module {module_name}: {err}") from err
+    except (ValueError, TypeError) as err:  # an empty or relative module name
+        raise StartupError(f"Unknown api {api!r}; valid values: {valid}") from err
+    if not hasattr(module, "create_personality"):
+        raise StartupError(f"Module {module_name} does not define create_personality")
+    return module

@@ -198,3 +198,33 @@ def remove_unix_socket(path: str, inode: int) -> None:
             os.unlink(path)
     except OSError:
         pass
+
+
+def listen(
+    ip: str, port: int, retries: int, unix_socket: str, log: Any
+) -> tuple[list[socket.socket], int]:
+    """The listening sockets and their port (0 for a unix socket); warns of skipped ports."""
+    if unix_socket:
+        return [bind_unix(unix_socket)], 0
+    sockets, bound = bind(ip, port, retries)
+    skipped = skipped_ports(port, bound, retries)
+    if skipped:
+        log.warning("%s", skipped)
+    return sockets, bound
+
+
+async def drain_requests(
+    server: HTTPServer, tracker: RequestTracker, grace_period: float, log: Any
+) -> None:
+    """Stop accepting, let requests in flight finish (up to `grace_period` s), then answer
+    those still running 503."""
+    log.info("Shutting down: waiting for %d request(s) in flight", tracker.active)
+    server.stop()
+    tracker.closing = True
+    if not await tracker.wait_idle(grace_period):
+        log.warning(
+            "%d request(s) still running after %ss; answering them 503",
+            tracker.active,
+            grace_period,
+        )
+        await tracker.abandon_all()

@@ -272,6 +272,7 @@ def test_tls_with_a_client_certificate(
 
 
 def test_every_option_has_a_kg_variable_named_in_its_help() -> None:
+    from kernel_gateway.config import class_options
     from kernel_gateway.gatewayapp import UNUSED_SERVER_OPTIONS, KernelGatewayApp
     from kernel_gateway.jupyter_websocket import JupyterWebsocketPersonality
     from kernel_gateway.notebook_http import NotebookHTTPPersonality
@@ -292,7 +293,7 @@ def test_every_option_has_a_kg_variable_named_in_its_help() -> None:
     unnamed = [
         f"{cls.__name__}.{name}"
         for cls in classes
-        for name, trait in cls.class_own_traits(config=True).items()
+        for name, trait in class_options(cls).items()
         if name not in without_variable
         and not (
             str(trait.metadata.get("env", "")).startswith("KG_")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT, Gateway, GatewayFactory
 
+from kernel_gateway.config import class_options
 from kernel_gateway.gatewayapp import KernelGatewayApp
 
 MANIFESTS = ROOT / "etc" / "kubernetes"
@@ -43,7 +44,7 @@ def gateway_variables() -> set[str]:
     return {
         trait.metadata["env"]
         for cls in KernelGatewayApp().classes
-        for trait in cls.class_own_traits(config=True).values()
+        for trait in class_options(cls).values()
         if "env" in trait.metadata
     }
 

@@ -40,7 +40,7 @@ from benchmarks.servers import (
 )
 from benchmarks.stats import median, round_ratios
 
-ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+ALL_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 SIDES = ("ours", "plain", "peer", "floor")
 
 
@@ -88,7 +88,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(ALL_SCENARIOS)}")
     if "6" in chosen:
         chosen.add("2")
-    args.chosen = sorted(chosen)
+    args.chosen = sorted(chosen, key=int)
     args.rounds = args.rounds or (1 if args.quick else 3)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -140,7 +140,7 @@ def summarize(outcomes: list[Outcome], rounds: int) -> list[dict[str, object]]:
             )
             per_round[outcome.round - 1] = metric.value
     rows = []
-    for (scenario, name), metric in sorted(order.items(), key=lambda item: item[0][0]):
+    for (scenario, name), metric in sorted(order.items(), key=lambda item: int(item[0][0])):
         sides = {side: values.get((side, scenario, name), [None] * rounds) for side in SIDES}
         medians = {side: _median_or_none(v) for side, v in sides.items()}
         ratios = round_ratios(sides["ours"], sides["peer"])
@@ -205,7 +205,7 @@ def render_table(rows: list[dict[str, object]], failed: dict[str, set[str]]) -> 
         lines.append((*metric, ours, plain, peer, ratio, encryption))
     sides = ("ours", "plain", "peer")
     for key in sorted(
-        set().union(*(failed[s] for s in sides)) - {str(r["scenario"]) for r in rows}
+        set().union(*(failed[s] for s in sides)) - {str(r["scenario"]) for r in rows}, key=int
     ):
         cells = ["FAILED" if key in failed[side] else "-" for side in sides]
         lines.append((key, "(no result)", "", "", *cells, "-", "-"))
@@ -218,7 +218,9 @@ def render_table(rows: list[dict[str, object]], failed: dict[str, set[str]]) -> 
         ]
         text.append("  ".join(cells))
     text.insert(1, "-" * len(text[0]))
-    shown = sorted({str(row["scenario"]) for row in rows}.union(*(failed[s] for s in sides)))
+    shown = sorted(
+        {str(row["scenario"]) for row in rows}.union(*(failed[s] for s in sides)), key=int
+    )
     text.append("")
     text += [f"  {key}: {TITLES[key]}" for key in shown]
     return "\n".join(text)

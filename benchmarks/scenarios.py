@@ -201,6 +201,22 @@ def echo_throughput(gateway: Gateway, ctx: Context) -> list[Metric]:
     return _load(gateway, ctx, "3", ECHO, None)
 
 
+def echo_latency(gateway: Gateway, ctx: Context) -> list[Metric]:
+    """Scenario 10: one client, sequential POST /echo with a 1 KiB JSON body and a
+    ResponseInfo cell (status and headers), answer checked, pool of 1."""
+    budget = ctx.budget
+    check = expect_json_echo(ECHO_PAYLOAD)
+    with _http_server(gateway, ctx, "s10", prespawn=1) as server:
+        sequential_latencies(server.port, ECHO, check, budget.warmup, 30.0)
+        started = time.perf_counter()
+        samples = sequential_latencies(server.port, ECHO, check, budget.latency_requests, 60.0)
+        elapsed = time.perf_counter() - started
+    return [
+        Metric("10", "POST /echo req/s (1 client)", "req/s", "higher", len(samples) / elapsed),
+        Metric("10", "POST /echo p50", "ms", "lower", _ms(percentile(samples, 50))),
+    ]
+
+
 def _ws_server(
     gateway: Gateway, ctx: Context, name: str, extra: list[str]
 ) -> AbstractContextManager[RunningServer]:
@@ -363,6 +379,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "4": ("websocket kernel start (ours: kernel_pool_size=2)", kernel_start),
     "5": ("websocket execute 1+1 round trip", execute_round_trip),
     "9": ("notebook-http GET /fib/:n (path parameter, compute), pool 1, 1 client", compute_latency),
+    "10": ("notebook-http POST /echo 1 KiB JSON with ResponseInfo, pool 1, 1 client", echo_latency),
 }
 TITLES = {
     **{key: title for key, (title, _) in SCENARIOS.items()},

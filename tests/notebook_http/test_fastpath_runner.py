@@ -122,6 +122,20 @@ async def test_a_request_past_its_timeout_is_interruptible() -> None:
         assert again[0].execute_result == {"text/plain": "'still here'"}
 
 
+async def test_a_kernel_restarted_without_its_runner_sends_requests_to_the_execute_path() -> None:
+    async with running_manager() as manager:
+        kernel_id = await manager.start_kernel()
+        runner = await install(manager.connection(kernel_id))
+        assert runner is not None
+        before = await runner.run("k", "print('quiet ok')", None, "{}", 20)
+        await manager.restart_kernel(kernel_id)
+        after = await runner.run("k", "print('quiet ok')", None, "{}", 20)
+        assert before is not None
+        assert before[0] == ExecutionResult("ok", stdout="quiet ok\n")
+        assert after is None
+        assert not runner.serves("k")
+
+
 def test_only_ipython_kernels_take_the_runner() -> None:
     ipython = {"implementation": "ipython", "language_info": {"name": "python"}}
     assert is_ipython(ipython)

@@ -9,11 +9,13 @@ input transformers and AST transformers and compiled once, the last expression a
 "single" mode so that its value goes through IPython's displayhook (an execute_result). Each
 request sets REQUEST, runs the code through the shell's own `run_code` (the error report is the
 one of a cell), then the ResponseInfo code with stdout captured. The kernel's idle status for
-the comm_msg says the request is over; before it, the runner's one reply on the comm says how
-it went: {"status": "ok", "info"?}, {"status": "error"} (the code raised), {"status":
-"unknown"} (send the source), {"status": "unprepared"} (use the execute path for this key),
-{"status": "failed", "message"} (the runner itself broke). No reply at all: there is no
-runner (the kernel restarted without being prepared again).
+the comm_msg says the request is over. A request that went well and has no ResponseInfo gets
+no reply (each iopub message costs the kernel CPU); any other gets one reply on the comm before
+the idle status: {"status": "ok", "info"} (with the ResponseInfo result), {"status": "error"}
+(the code raised), {"status": "unknown"} (send the source), {"status": "unprepared"} (use the
+execute path for this key), {"status": "failed", "message"} (the runner itself broke). The
+gateway tells a kernel process without the runner (restarted, not prepared again) by the
+session id in the headers of its messages, which every kernel process draws afresh.
 """
 
 
@@ -113,8 +115,6 @@ def __kernel_gateway_install_fastpath__(target_name, version):
             comm.send({"status": "error"})
         elif info_code is not None:
             comm.send({"status": "ok", "info": run_info(info_code)})
-        else:
-            comm.send({"status": "ok"})
 
     def opened(comm, message):
         def on_msg(msg):

@@ -3,7 +3,9 @@ one comm_msg per request and collect the outputs as an execute would.
 
 The runner (kernel_runner.py, sent as source) answers on iopub with the request's parent
 header, so stdout, display data, execute_result and errors come back exactly as they do for
-an execute_request; the kernel's idle status for the comm_msg says the request is done.
+an execute_request; the kernel's idle status for the comm_msg says the request is done. A
+request that went well says nothing more; one from a kernel process other than the one the
+runner went into (its session id differs) found no runner.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ...services.kernels.connection import KernelConnection
 from ...services.kernels.execution import ExecutionResult, Outputs, collect, execute
 
 TARGET_NAME = "kernel_gateway.fastpath"
-RUNNER_VERSION = "1"
+RUNNER_VERSION = "2"
 INSTALL_TIMEOUT = 30.0
 RUNNER_SOURCE = Path(__file__).with_name("kernel_runner.py").read_text(encoding="utf-8")
 INSTALL_CODE = (
@@ -46,13 +48,19 @@ def info_result(reply: dict[str, Any]) -> ExecutionResult:
     return ExecutionResult(status="error", error=error)
 
 
+def reply_of(outputs: Outputs) -> dict[str, Any]:
+    """The runner's reply to a request; none means it went well."""
+    return outputs.comm_data[-1] if outputs.comm_data else {"status": "ok"}
+
+
 class FastRunner:
     """The request runner installed in one kernel, spoken to over one comm."""
 
-    def __init__(self, connection: KernelConnection, comm_id: str) -> None:
+    def __init__(self, connection: KernelConnection, comm_id: str, session: str) -> None:
         self.connection = connection
         self.kid = connection.kernel_id
         self.comm_id = comm_id
+        self.session = session  # the session id of the kernel process the runner is in
         self.known: set[str] = set()  # keys whose code the runner has compiled
         self.unprepared: set[str] = set()  # keys it can't run (the execute path runs them)
         self.lost = False  # no reply came: the kernel has no runner (any more)
@@ -73,18 +81,16 @@ class FastRunner:
         if key not in self.known:
             data.update(source=source, info=info)
         outputs = await self.send(data, timeout)
-        reply = outputs.comm_data[-1] if outputs.comm_data else {}
-        if reply.get("status") == "unknown":  # it lost its code: send it again, once
+        if reply_of(outputs).get("status") == "unknown":  # it lost its code: send it again
             data.update(source=source, info=info)
             outputs = await self.send(data, timeout)
-            reply = outputs.comm_data[-1] if outputs.comm_data else {}
-        return self.results(key, outputs, reply)
+        return self.results(key, outputs, reply_of(outputs))
 
     def results(self, key: str, outputs: Outputs, reply: dict[str, Any]) -> Results | None:
         """The request's results from its outputs and the runner's reply; None when the
         execute path must run it (the runner can't compile it, or is gone)."""
         status = reply.get("status")
-        if not outputs.comm_data:
+        if outputs.session != self.session:
             log.warning("Kernel %s has no request runner: the execute path serves it", self.kid)
             self.lost = True
             return None
@@ -127,4 +133,4 @@ async def install(connection: KernelConnection) -> FastRunner | None:
     if not any(reply.get("status") == "ready" for reply in opened.comm_data):
         log.warning("Kernel %s: the fast path runner did not answer", connection.kernel_id)
         return None
-    return FastRunner(connection, comm_id)
+    return FastRunner(connection, comm_id, opened.session)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...errors import CellTimeout, KernelUnavailable
 from .connection import KernelConnection
-from .messages import KernelMessage
+from .messages import KernelMessage, top_level_string
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Outputs:
 
     Done once the kernel is idle for the request and, if `awaits_reply`, its execute_reply
     is in; a request answered on iopub only (a comm_msg) is done at idle, its comm messages
-    kept in `comm_data`.
+    kept in `comm_data`, and `session` says which kernel process answered it.
     """
 
     done: asyncio.Future[None]
@@ -51,6 +51,7 @@ class Outputs:
     user_expressions: dict[str, Any] = field(default_factory=dict)
     comm_data: list[dict[str, Any]] = field(default_factory=list)
     idle: bool = False
+    session: str = ""  # the kernel session id in the idle status's header
 
     def add(self, message: KernelMessage) -> None:
         kind = message.msg_type
@@ -75,6 +76,7 @@ class Outputs:
             self.comm_data.append(message.content.get("data") or {})
         elif kind == "status" and message.content.get("execution_state") == "idle":
             self.idle = True
+            self.session = top_level_string(message.parts[0], "session")
             self._finish_if_complete()
 
     def _finish_if_complete(self) -> None:

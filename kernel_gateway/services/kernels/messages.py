@@ -20,7 +20,7 @@ PROTOCOL_VERSION = "5.3"
 
 STRING_FIELDS = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]*)"')
-    for key in ("msg_type", "msg_id")
+    for key in ("msg_type", "msg_id", "session")
 }
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from haproxy_lb import HAProxyUnavailable, find_haproxy
 from sshd_host import SshdUnavailable, SshHost, start_sshd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,3 +293,13 @@ def ssh_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshHost]:
         pytest.skip(f"no SSH host for remote kernels: {err}")
     yield host
     host.stop()
+
+
+@pytest.fixture
+def lb_dir(tmp_path: Path) -> Path:
+    """A directory for haproxy's files; skips (saying why) where haproxy is not installed."""
+    try:
+        find_haproxy()
+    except HAProxyUnavailable as err:
+        pytest.skip(str(err))
+    return tmp_path

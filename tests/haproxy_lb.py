@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from processes import stop_process
+
 START_TIMEOUT = 30.0
 STICKY_COOKIE = "KG_REPLICA"
 REPLICA_HEADER = "X-Replica"
@@ -65,13 +67,7 @@ class HAProxy:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def find_haproxy() -> str:

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from processes import stop_process
+
 SSH_IP = "127.0.0.2"
 START_TIMEOUT = 30.0
 SPEC_NAME = "ssh_python"
@@ -70,13 +72,7 @@ class SshHost:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def find_sshd() -> str:

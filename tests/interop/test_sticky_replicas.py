@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Gateway, GatewayFactory
-from haproxy_lb import STICKY_COOKIE, HAProxyUnavailable, find_haproxy, start_haproxy
+from haproxy_lb import STICKY_COOKIE, start_haproxy
 from test_jupyter_server_gateway import GATEWAY_TOKEN, opened, start_jupyter_server, stdout
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
@@ -27,16 +27,6 @@ ARGS = (f"--auth_token={GATEWAY_TOKEN}",)
 LISTING = {"KG_LIST_KERNELS": "True"}  # JupyterLab's jupyter_server lists kernels
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lb_dir(tmp_path: Path) -> Path:
-    """A directory for haproxy's files; skips (saying why) where haproxy is not installed."""
-    try:
-        find_haproxy()
-    except HAProxyUnavailable as err:
-        pytest.skip(str(err))
-    return tmp_path
 
 
 def new_session_kernel(server: Gateway, path: str) -> str:

@@ -11,21 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import GatewayFactory, write_notebook
-from haproxy_lb import HAProxyUnavailable, RequestLoop, find_haproxy, start_haproxy
+from haproxy_lb import RequestLoop, start_haproxy
 
 DEADLINE = 30.0
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lb_dir(tmp_path: Path) -> Path:
-    """A directory for haproxy's files; skips (saying why) where haproxy is not installed."""
-    try:
-        find_haproxy()
-    except HAProxyUnavailable as err:
-        pytest.skip(str(err))
-    return tmp_path
 
 
 def replica_args(root: Path) -> tuple[str, ...]:

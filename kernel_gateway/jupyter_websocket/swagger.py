@@ -13,124 +13,12 @@ from typing import Any
 import yaml
 
 from .._version import __version__
+from .swagger_definitions import DEFINITIONS, ref
 
 JSON_TYPE = "application/json"
 YAML_TYPE = "text/x-yaml"  # what jupyter-kernel-gateway 3 sends
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/definitions/{name}"}
-
-
-SESSION_FIELDS: dict[str, Any] = {  # what a client sends to create or change a session
-    "path": {"type": "string"},
-    "name": {"type": "string"},
-    "type": {"type": "string"},
-    "kernel": {
-        "type": "object",
-        "description": "`id` of a running kernel, or `name` of a spec to start",
-        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-    },
-}
-
-DEFINITIONS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["reason", "message"],
-        "properties": {
-            "reason": {"type": "string", "description": "The HTTP reason phrase"},
-            "message": {"type": "string", "description": "What went wrong"},
-        },
-    },
-    "ApiInfo": {
-        "type": "object",
-        "properties": {"version": {"type": "string", "description": "The gateway's version"}},
-    },
-    "KernelSpec": {
-        "type": "object",
-        "required": ["name", "spec", "resources"],
-        "properties": {
-            "name": {"type": "string"},
-            "spec": {
-                "type": "object",
-                "description": "The kernel.json of the spec",
-                "properties": {
-                    "language": {"type": "string"},
-                    "display_name": {"type": "string"},
-                    "argv": {"type": "array", "items": {"type": "string"}},
-                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "metadata": {"type": "object"},
-                    "interrupt_mode": {"type": "string", "enum": ["signal", "message"]},
-                },
-            },
-            "resources": {
-                "type": "object",
-                "description": "URLs of the spec's files (logos, kernel.js, kernel.css)",
-                "additionalProperties": {"type": "string"},
-            },
-        },
-    },
-    "Kernels": {"type": "array", "items": _ref("Kernel")},
-    "Sessions": {"type": "array", "items": _ref("Session")},
-    "KernelSpecs": {
-        "type": "object",
-        "properties": {
-            "default": {"type": "string", "description": "The kernel started when none is named"},
-            "kernelspecs": {"type": "object", "additionalProperties": _ref("KernelSpec")},
-        },
-    },
-    "Kernel": {
-        "type": "object",
-        "required": ["id", "name"],
-        "properties": {
-            "id": {"type": "string", "description": "The kernel's id (a UUID)"},
-            "name": {"type": "string", "description": "The kernel spec it runs"},
-            "last_activity": {"type": "string", "format": "date-time"},
-            "execution_state": {"type": "string", "description": "idle, busy, starting, ..."},
-            "connections": {"type": "integer", "description": "Websockets attached"},
-        },
-    },
-    "NewKernel": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "description": "Kernel spec; the default if absent"},
-            "env": {
-                "type": "object",
-                "description": "Variables for the kernel: KERNEL_* and those in KG_ENV_WHITELIST",
-                "additionalProperties": {"type": "string"},
-            },
-        },
-    },
-    "Session": {
-        "type": "object",
-        "required": ["id", "path", "name", "type", "kernel"],
-        "properties": {
-            "id": {"type": "string"},
-            "path": {"type": "string"},
-            "name": {"type": "string"},
-            "type": {"type": "string", "description": "notebook, console, file, ..."},
-            "kernel": _ref("Kernel"),
-            "notebook": {
-                "type": "object",
-                "description": "Deprecated: path and name again, for older clients",
-                "properties": {"path": {"type": "string"}, "name": {"type": "string"}},
-            },
-        },
-    },
-    "NewSession": {
-        "type": "object",
-        "required": ["path", "type"],
-        "description": "Older clients may send `notebook: {path, name}` instead of path and type",
-        "properties": SESSION_FIELDS,
-    },
-    "SessionChanges": {
-        "type": "object",
-        "properties": SESSION_FIELDS,
-    },
-}
-
-
-# (path, method, operationId, summary, success status, success schema, error statuses, body)
 # fmt: off
 OPERATIONS: list[tuple[str, str, str, str, str, str | None, tuple[str, ...], str | None]] = [
     ("/api", "get", "getApi", "The gateway's version", "200", "ApiInfo", (), None),
@@ -214,12 +102,12 @@ def _operation(
     """One operation of the document, from its row in OPERATIONS."""
     success: dict[str, Any] = {"description": SUCCESS[status]}
     if schema is not None:
-        success["schema"] = _ref(schema)
+        success["schema"] = ref(schema)
     if status == "201":
         success["headers"] = {"Location": {"type": "string", "description": "The new URL"}}
     responses = {status: success}
     for code in sorted({"400", *errors, *(("401",) if token_required else ())}):
-        responses[code] = {"description": ERRORS[code], "schema": _ref("Error")}
+        responses[code] = {"description": ERRORS[code], "schema": ref("Error")}
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     parameters: list[dict[str, Any]] = [
         {
@@ -233,9 +121,7 @@ def _operation(
     ]
     if body is not None:
         required = op_id in BODY_REQUIRED
-        parameters.append(
-            {"name": "body", "in": "body", "required": required, "schema": _ref(body)}
-        )
+        parameters.append({"name": "body", "in": "body", "required": required, "schema": ref(body)})
     operation: dict[str, Any] = {
         "operationId": op_id,
         "summary": summary,

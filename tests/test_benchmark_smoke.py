@@ -39,6 +39,7 @@ def test_quick_benchmark_of_our_side_measures_every_scenario(tmp_path: Path) -> 
         "7",
         "8",
         "9",
+        "10",
     }
     paired = [row for row in report["rows"] if row["scenario"] == "8"]
     assert len(paired) == 8

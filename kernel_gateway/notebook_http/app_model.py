@@ -21,6 +21,7 @@ class AppModel:
     error: str | None
     ephemeral: bool = False
     expires_at: str | None = None
+    server: dict[str, Any] | None = None  # a served app's server: address, status, restarts
 
     def to_json(self) -> dict[str, Any]:
         """The model as JSON, endpoints as [{method, path}]."""

@@ -51,6 +51,11 @@ server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.
 with open("server.pid", "w") as f:
     f.write(str(server.pid))"""
 
+# a server detached from the kernel by a shell (no longer its child, still in its group)
+DETACHED_SERVER = """import os, subprocess, sys
+command = f"{sys.executable} -m http.server {os.environ['PORT']} --bind 127.0.0.1"
+subprocess.run(["sh", "-c", f"{command} >/dev/null 2>&1 & echo $! > server.pid"], check=True)"""
+
 
 def with_idle_stop(path: Path, seconds: float) -> None:
     """Copy of an example notebook with its own idle_stop."""
@@ -71,7 +76,7 @@ def apps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for slug in ("srvkill", "kernkill"):
         write_app(folder / slug / "app.ipynb", SUBPROCESS_SERVER, metadata=PORT)
     idle = {"kernel_gateway": {"serve": {"port": "auto"}, "idle_stop": 1}}
-    write_app(folder / "idleproc" / "app.ipynb", SUBPROCESS_SERVER, metadata=idle)
+    write_app(folder / "idleproc" / "app.ipynb", DETACHED_SERVER, metadata=idle)
     return folder
 
 
@@ -245,7 +250,8 @@ async def test_idle_stop_counts_open_websockets_and_starts_again_on_demand(
     await asyncio.to_thread(
         poll, lambda: state(gateway, "idleproc") == "stopped", what="the idle stop"
     )
-    assert not process_alive(server_pid)  # stopped with its kernel
+    # it goes with its kernel's process group, once the kernel is shut down
+    await asyncio.to_thread(poll, lambda: not process_alive(server_pid), what="the server gone")
     # idleproc went idle after idlechat's websocket opened: the check ran past idlechat's time
     assert await asyncio.to_thread(state, gateway, "idlechat") == "running"
     await socket.write_message("still here")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
-from ..services.kernels.messages import iso_time
 from ..services.kernels.pool import KernelPool
 from ..services.kernels.pooling import STOP_TIMEOUT
-from .app_model import AppModel
+from .app_model import AppModel, model_of
 from .fastpath.pool import FastPath
 from .served import ServedServer
 from .version import AppVersion
@@ -308,33 +307,4 @@ class NotebookApp:
 
     def model(self, ephemeral: bool = False, ttl: float = 0) -> AppModel:
         """The app as /_api/apps shows it."""
-        pool = self.live.pool if self.live is not None else None
-        server = self.live.server if self.live is not None else None
-        version = self.version
-        expires = None
-        if ephemeral:
-            expires = iso_time((self.last_request or time.time()) + ttl)
-        return AppModel(
-            slug=self.slug,
-            state=self.state,
-            version=version.digest if version else None,
-            kernels=pool.idle + pool.busy if pool else 0,
-            busy=pool.busy if pool else 0,
-            queued=pool.queued if pool else 0,
-            last_request=iso_time(self.last_request) if self.last_request else None,
-            endpoints=tuple(
-                (method, route.path)
-                for route in (version.routes if version else ())
-                for method in route.methods
-            ),
-            error=self.error,
-            ephemeral=ephemeral,
-            expires_at=expires,
-            server=server.model() if server is not None else self._stopped_server(),
-        )
-
-    def _stopped_server(self) -> dict[str, object] | None:
-        """The server part of a served app's model while it runs no server; None otherwise."""
-        if self.version is None or self.version.settings.serve is None:
-            return None
-        return {"address": None, "status": "stopped", "restarts": 0, "last_restart": None}
+        return model_of(self, ephemeral, ttl)

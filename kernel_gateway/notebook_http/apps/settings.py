@@ -104,4 +104,9 @@ def read_settings(metadata: Mapping[str, Any], defaults: AppSettings) -> AppSett
             raise StartupError(f"metadata.kernel_gateway.{key} is not a setting; known: {known}")
         field, parse = _FIELDS[key]
         changes[field] = parse(key, value)
+    if "serve" in changes and changes.get("pool_size", 1) != 1:
+        raise StartupError(
+            "metadata.kernel_gateway.prespawn_count must be 1 for a served app: its server "
+            "listens on one address"
+        )
     return replace(defaults, **changes)

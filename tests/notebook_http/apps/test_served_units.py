@@ -46,6 +46,12 @@ def test_bad_serve_settings_say_what_is_wrong(serve: object, message: str) -> No
         read_settings({"kernel_gateway": {"serve": serve}}, AppSettings())
 
 
+def test_a_served_app_has_one_kernel() -> None:
+    section = {"serve": {"port": "auto"}, "prespawn_count": 2}
+    with pytest.raises(StartupError, match="prespawn_count must be 1 for a served app"):
+        read_settings({"kernel_gateway": section}, AppSettings())
+
+
 def test_every_code_cell_of_a_served_notebook_is_seed_code() -> None:
     cells = ("import os", "# GET /x\nprint(1)", "start()")
     served = notebook(*cells, metadata={"kernel_gateway": {"serve": {"port": "auto"}}})

@@ -287,3 +287,41 @@ def test_a_server_that_never_answers_is_a_503_with_the_reason(
         assert (app["state"], app["server"]["status"]) == ("failed", "stopped")
     socket_path = message.split("unix:")[1].split(" ")[0]
     assert not Path(socket_path).parent.exists()  # the private folder went with the failure
+
+
+# starts its server on the first seeding only: after a restart, nothing answers
+ONCE_SERVER = """import os, subprocess, sys
+if not os.path.exists("started-once"):
+    open("started-once", "w").close()
+    command = [sys.executable, "-m", "http.server", os.environ["PORT"], "--bind", "127.0.0.1"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open("server.pid", "w") as f:
+        f.write(str(server.pid))"""
+ENV_SERVER = THREAD_SERVER.replace("{os.getpid()}", "{os.environ['KG_SERVE_PREFIX']}")
+
+
+def test_under_a_base_url_and_given_up_after_restarts_that_never_answer(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    write_app(tmp_path / "plain.ipynb", ENV_SERVER, metadata=PORT)
+    write_app(tmp_path / "once" / "app.ipynb", ONCE_SERVER, metadata=PORT)
+    based = gateway_factory(
+        "--api=notebook-http",
+        f"--NotebookHTTPPersonality.apps_dir={tmp_path}",
+        "--NotebookHTTPPersonality.app_start_timeout=3",
+        "--base_url=/kg",
+        ready_path="/_api/apps",
+    )
+    assert text(based, "/apps/plain/x").split(" ") == ["/x", "/kg/apps/plain", "/kg/apps/plain"]
+    server_pid = int(text(based, "/apps/once/server.pid"))
+    os.kill(server_pid, signal.SIGKILL)
+    once = poll(lambda: (app := model(based, "once"))["state"] == "failed" and app, what="failed")
+    error = (
+        "its server is given up: the server did not answer after a restart (3 restarts in a row)"
+    )
+    assert (once["error"], once["kernels"], once["server"]["status"]) == (error, 0, "stopped")
+    status, body = based.json("GET", "/apps/once/server.pid")
+    assert (status, body) == (
+        503,
+        {"reason": "Service Unavailable", "message": f"App once failed: {error}"},
+    )

@@ -242,7 +242,7 @@ class NotebookApp:
         if live is None or live.server is not server:
             return
         self.live = None
-        self.fail(f"its server is given up: {message}")
+        self.fail(message)
         self._retire(live)
 
     async def reload(self, version: AppVersion, fresh: bool = False) -> None:

@@ -213,7 +213,7 @@ class ServedServer:
                 continue
             failed += 1
             if failed >= MAX_FAILED_RESTARTS:
-                self.give_up(self, f"{NOT_BACK} ({failed} restarts in a row)")
+                self.give_up(self, f"the server did not answer after {failed} restarts in a row")
                 return
             reason = NOT_BACK
 

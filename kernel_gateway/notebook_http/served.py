@@ -106,7 +106,7 @@ class ServedServer:
         self.restarts = 0
         self.last_restart: tuple[str, float] | None = None  # reason, time
         self.pool: KernelPool | None = None
-        self.upstream = Upstream()
+        self.upstream = self.address.upstream({})  # a local kernel's, until one is ready
         self._kernel_id = ""  # of the kernel whose server answers
         self._up = asyncio.Event()
         self._died = asyncio.Event()
@@ -135,7 +135,7 @@ class ServedServer:
             self._unsubscribe()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # `_ended` logged it
                 await self._task
         self.address.remove()
 

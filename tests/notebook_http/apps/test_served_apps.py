@@ -232,6 +232,8 @@ def test_a_kernel_that_dies_is_restarted_and_its_server_goes_with_it(gateway: Ga
         pid_of(gateway, "kernkill", "kernel"),
     )
     os.kill(kernel_pid, signal.SIGKILL)
+    poll(lambda: server_of(gateway, "kernkill")["status"] == "restarting", what="restarting")
+    assert pid_of(gateway, "kernkill", "server") != server_pid  # waited for the new server
     server = poll(lambda: restarted(gateway, "kernkill", 1), what="a restart")
     assert server["last_restart"]["reason"] == "the kernel died"
     assert pid_of(gateway, "kernkill", "server") != server_pid

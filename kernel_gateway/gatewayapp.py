@@ -23,6 +23,7 @@ from . import serving, startup_log
 from ._version import __version__
 from .access_log import AccessLog
 from .base.handlers import APIVersionHandler, NotFoundHandler
+from .base.routing import under
 from .config import OnceEach, env_config, unset_in
 from .errors import StartupError
 from .kernel_options import UNUSED_SERVER_OPTIONS, KernelOptions
@@ -196,7 +197,7 @@ class KernelGatewayApp(ServerOptions, KernelOptions, JupyterApp):
             (r"/api/?", APIVersionHandler, {}),
         ]
         if prefix:
-            routes = [(prefix + pattern, *rest) for pattern, *rest in routes]  # type: ignore[misc]
+            routes = [(under(prefix, pattern), *rest) for pattern, *rest in routes]  # type: ignore[misc]
             routes += operations.probe_routes()
         return web.Application(
             [(pattern, handler, {**shared, **kwargs}) for pattern, handler, kwargs in routes],

@@ -17,13 +17,14 @@ from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
 
 from .base.handlers import AccessPolicy
+from .base.routing import WhenPath
 from .errors import StartupError
 from .seed import Notebook
 from .services.kernels.manager import MappingKernelManager
 from .services.kernels.pool import KernelPool
 from .services.proxy import PortRanges
 
-Route = tuple[str, type, dict[str, Any]]
+Route = tuple[str | WhenPath, type, dict[str, Any]]
 
 API_MODULES = {
     "jupyter-websocket": "kernel_gateway.jupyter_websocket",

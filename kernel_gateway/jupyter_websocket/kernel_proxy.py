@@ -19,10 +19,10 @@ from ..base.websocket import OpenWebSockets
 from ..errors import Forbidden
 from ..services.kernels.manager import MappingKernelManager
 from ..services.proxy import PortRanges, Upstream
+from ..services.proxy.upstream import kernel_host
 from ..serving import RequestTracker
 
 ZMQ_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-ANY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}
 PREFIX = re.compile(r"(.*?/api/kernels/[^/]+/proxy/\d+)(?:/.*)?")
 ENABLE_HINT = (
     "set KG_KERNEL_PROXY_PORTS (--KernelGatewayApp.kernel_proxy_ports) to the ports it may "
@@ -36,14 +36,6 @@ class KernelProxyOptions:
 
     ports: PortRanges = field(default_factory=PortRanges)
     timeout: float = 30.0
-
-
-def kernel_host(info: Mapping[str, Any]) -> str:
-    """The address of the host a kernel runs on, from its connection info."""
-    if info.get("transport", "tcp") != "tcp":
-        return "127.0.0.1"  # ipc: the kernel runs beside the gateway
-    ip = str(info.get("ip", ""))
-    return ANY_ADDRESS.get(ip, ip)
 
 
 def check_port(port: int, info: Mapping[str, Any], ports: PortRanges) -> None:

@@ -4,7 +4,9 @@ The root seed notebook is the app mounted at "/"; the apps of apps_dir are mount
 `/apps/<slug>`. An app is `stopped` (a version parsed, no kernels), `starting`, `running`
 or `failed` (its start failed, or its notebook never parsed). Requests hold the `Live`
 pair (version, pool) they started on, so a reload switches new requests to a new pool while
-those in flight finish on the old one, which is shut down once they are done.
+those in flight finish on the old one, which is shut down once they are done. A served app
+(`metadata.kernel_gateway.serve`) has a `ServedServer` beside its pool (served.py): the web
+server its seed cells start, which the app's requests are proxied to.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from pathlib import Path
 
 from ..errors import GatewayError, KernelUnavailable, StartupError
 from ..services.kernels.manager import MappingKernelManager
-from ..services.kernels.messages import iso_time
 from ..services.kernels.pool import KernelPool
 from ..services.kernels.pooling import STOP_TIMEOUT
-from .app_model import AppModel
+from .app_model import AppModel, model_of
 from .fastpath.pool import FastPath
+from .served import ServedServer
 from .version import AppVersion
 
 DRAIN_TIMEOUT = 60.0  # seconds an old version's requests get before its kernels go
@@ -38,10 +40,17 @@ async def _no_limit(app: NotebookApp, kernels: int) -> None:
 class Live:
     """A version and the pool serving it, with the requests that hold it."""
 
-    def __init__(self, version: AppVersion, pool: KernelPool, fast: FastPath) -> None:
+    def __init__(
+        self,
+        version: AppVersion,
+        pool: KernelPool,
+        fast: FastPath,
+        server: ServedServer | None = None,
+    ) -> None:
         self.version = version
         self.pool = pool
         self.fast = fast  # the pool's request runners
+        self.server = server  # a served app's web server
         self.holds = 0
         self._released = asyncio.Event()
 
@@ -59,6 +68,8 @@ class Live:
                 await asyncio.wait_for(self._released.wait(), left)
             except asyncio.TimeoutError:
                 break
+        if self.server is not None:  # no restarts of a kernel on its way out
+            await self.server.close()
         await self.pool.stop(timeout=min(timeout, STOP_TIMEOUT))
 
 
@@ -76,6 +87,7 @@ class NotebookApp:
         kernel_name: str | None = None,
     ) -> None:
         self.slug = slug
+        self.mount_url = f"/apps/{slug}" if slug else ""  # the registry sets it with base_url
         self.public = public  # served at <mount>/public/
         self.kernel_name = kernel_name  # None: the one the notebook names
         self.manager = manager
@@ -180,6 +192,7 @@ class NotebookApp:
         """A started pool for `version`, within start_timeout; StartupError otherwise."""
         await self.reserve(self, version.settings.pool_size)
         fast = FastPath(version.endpoint_settings.fast_path)
+        server = self._served(version)
         pool = KernelPool(
             self.manager,
             version.settings.pool_size,
@@ -187,11 +200,19 @@ class NotebookApp:
             seed_cells=version.parsed.seed_cells,
             cwd=str(self.cwd) if self.cwd is not None else None,
             seed_positions=version.seed_positions,
-            prepare=fast.prepare,
+            prepare=fast.prepare if server is None else None,
+            env=server.env if server is not None else None,
+            restart_on_death=server is not None,
         )
+        started = time.monotonic()
         try:
             await asyncio.wait_for(pool.start(), self.start_timeout or None)
+            if server is not None:
+                left = server.start_timeout - (time.monotonic() - started)
+                await server.start(pool, max(left, 0.0))
         except BaseException as err:  # timed out or cancelled too: no kernel of it may stay
+            if server is not None:
+                await server.close()
             await pool.stop(timeout=0)
             if isinstance(err, asyncio.TimeoutError):
                 raise StartupError(
@@ -200,9 +221,29 @@ class NotebookApp:
             if isinstance(err, StartupError) and self.slug:  # the root app's says it as is
                 raise StartupError(f"version {version.digest}: {err}") from err
             raise
-        if self.slug:  # the root's line is the mode's, at start-up
+        if server is not None:
+            log.info("App %s: its server answers at %s", self.slug, server.upstream.describe())
+        elif self.slug:  # the root's line is the mode's, at start-up
             log.info("App %s: pool of %d, requests take %s", self.slug, pool.size, fast.path_name())
-        return Live(version, pool, fast)
+        return Live(version, pool, fast, server)
+
+    def _served(self, version: AppVersion) -> ServedServer | None:
+        """The server a served app's new pool will run; None for other apps."""
+        spec = version.settings.serve
+        if spec is None:
+            return None
+        return ServedServer(
+            self.slug, spec, self.mount_url, self.manager, self.start_timeout, self._server_gave_up
+        )
+
+    def _server_gave_up(self, server: ServedServer, message: str) -> None:
+        """A served app's server never came back: the app fails and its kernels go."""
+        live = self.live
+        if live is None or live.server is not server:
+            return
+        self.live = None
+        self.fail(message)
+        self._retire(live)
 
     async def reload(self, version: AppVersion, fresh: bool = False) -> None:
         """Serve `version`: beside the running one until it is ready, then instead of it.
@@ -266,25 +307,4 @@ class NotebookApp:
 
     def model(self, ephemeral: bool = False, ttl: float = 0) -> AppModel:
         """The app as /_api/apps shows it."""
-        pool = self.live.pool if self.live is not None else None
-        version = self.version
-        expires = None
-        if ephemeral:
-            expires = iso_time((self.last_request or time.time()) + ttl)
-        return AppModel(
-            slug=self.slug,
-            state=self.state,
-            version=version.digest if version else None,
-            kernels=pool.idle + pool.busy if pool else 0,
-            busy=pool.busy if pool else 0,
-            queued=pool.queued if pool else 0,
-            last_request=iso_time(self.last_request) if self.last_request else None,
-            endpoints=tuple(
-                (method, route.path)
-                for route in (version.routes if version else ())
-                for method in route.methods
-            ),
-            error=self.error,
-            ephemeral=ephemeral,
-            expires_at=expires,
-        )
+        return model_of(self, ephemeral, ttl)

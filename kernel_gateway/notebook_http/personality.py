@@ -15,6 +15,8 @@ from typing import Any
 from traitlets import Bool, CaselessStrEnum, Dict, Integer, Unicode
 
 from ..base.api_page import api_page_routes
+from ..base.routing import WhenPath
+from ..base.websocket import OpenWebSockets
 from ..config import Seconds
 from ..errors import KernelUnavailable, NotFound, StartupError
 from ..personality import GatewayContext, Personality, Route
@@ -22,6 +24,7 @@ from ..seed import parse_notebook_json, read_uri
 from ..services.kernels.pool import KernelPool
 from .app import NotebookApp
 from .app_page import app_page_routes
+from .app_proxy import AppProxyHandler, is_served
 from .apps.registry import AppRegistry, RegistryOptions
 from .apps.scan import SLUG_PATTERN
 from .apps.settings import AppSettings
@@ -153,6 +156,7 @@ class NotebookHTTPPersonality(Personality):
         self.registry = self.app_registry() if self.apps_dir else None
         self._stopping = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self.proxied = OpenWebSockets()  # served apps' websockets
 
     def parse_options(self, defaults: AppSettings, read_metadata: bool) -> ParseOptions:
         return ParseOptions(
@@ -227,7 +231,16 @@ class NotebookHTTPPersonality(Personality):
                 signatures = SignatureChecker(self.deploy_key, self.deploy_signature_ttl, journal)
             access = DeployAccess(signatures, self.base_path, self.max_app_size)
             api = {"registry": self.registry, "access": access}
+            proxy = {
+                "find": self.find_app,
+                "websockets": self.proxied,
+                "timeout": self.context.kernel_proxy_timeout,
+            }
+            served_app = WhenPath(
+                rf"/apps/{SLUG}(?:/.*)?", lambda kwargs: is_served(self.find_app, kwargs["slug"])
+            )
             routes += [
+                (served_app, AppProxyHandler, proxy),  # a served app's server owns its URLs
                 (r"/_api/apps/?", AppsHandler, api),
                 (rf"/_api/apps/{SLUG}/?", AppHandler, api),
                 (rf"/_api/apps/{SLUG}/reload/?", AppReloadHandler, api),
@@ -332,6 +345,7 @@ class NotebookHTTPPersonality(Personality):
 
     async def stop(self) -> None:
         self._stopping.set()
+        self.proxied.close_all()
         if self._watcher is not None:
             self._watcher.cancel()
         if self.registry is not None:

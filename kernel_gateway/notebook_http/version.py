@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from ..errors import StartupError
 from ..seed import Notebook, cell_positions
 from .apps.settings import AppSettings, read_settings
-from .cell.parser import ParsedNotebook, prefix_for
+from .cell.parser import ParsedNotebook, cell_source, notebook_language, prefix_for
 from .endpoints import Route, group_routes
 from .swagger.builders import build_openapi, build_swagger
 
@@ -112,6 +112,17 @@ def parse_with(options: ParseOptions, notebook: Notebook) -> ParsedNotebook:
     return parsed
 
 
+def served_cells(notebook: Notebook) -> ParsedNotebook:
+    """A served app's notebook: every code cell is seed code (they start its server), none is
+    an endpoint, whatever its first line says."""
+    cells = notebook.get("cells", [])
+    seeds = tuple(cell_source(cell) for cell in cells if cell.get("cell_type") == "code")
+    title = str(notebook.get("metadata", {}).get("title") or "")
+    return ParsedNotebook(
+        endpoints=(), seed_cells=seeds, language=notebook_language(notebook), title=title
+    )
+
+
 def app_name(mount_url: str | None, slug: str) -> str:
     """The app's name in metrics and logs: `/` for the root notebook, else its slug."""
     return "/" if mount_url is None else slug
@@ -139,11 +150,11 @@ def build_version(
     `mount_url` is the path the app is served under (None at the root: specs unchanged);
     `text` is the notebook as its file has it, served at _api/source.
     """
-    parsed = parse_with(options, notebook)
-    routes = tuple(group_routes(parsed.endpoints))
     settings = options.defaults
     if options.read_metadata:
         settings = read_settings(notebook.get("metadata", {}), options.defaults)
+    parsed = parse_with(options, notebook) if settings.serve is None else served_cells(notebook)
+    routes = tuple(group_routes(parsed.endpoints))
     name = app_name(mount_url, title)
     title = parsed.title or title
     swagger = build_swagger(parsed.endpoints, title, parsed.spec)

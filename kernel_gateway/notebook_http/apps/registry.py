@@ -191,6 +191,7 @@ class AppRegistry:
     def _new_app(self, source: AppSource) -> NotebookApp:
         app = NotebookApp(source.slug, self.manager, self.options.start_timeout, None, self.reserve)
         app.state_listeners = self.state_listeners  # one list, shared by every app
+        app.mount_url = self.mount_url(source.slug)
         if source.ephemeral and source.folder is not None:
             with contextlib.suppress(OSError):
                 app.last_request = (source.folder / EPHEMERAL_MARK).stat().st_mtime

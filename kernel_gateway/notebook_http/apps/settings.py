@@ -2,6 +2,10 @@
 
     {"kernel_gateway": {"prespawn_count": 2, "request_timeout": 5, "max_queue_wait": 1,
                         "idle_stop": 300}}
+    {"kernel_gateway": {"serve": {"port": "auto", "health": "/healthz"}}}
+
+`serve` makes the app a served app: its seed cells start a web server, which the gateway
+proxies (served.py); `{"socket": "auto"}` asks for a unix socket instead of a port.
 
 Any other key, or a value of the wrong kind, is an error naming the key: the app is marked
 failed (or its deploy refused) and the other apps serve on.
@@ -16,6 +20,16 @@ from typing import Any
 from ...errors import StartupError
 
 MAX_POOL_SIZE = 64
+SERVE_KEYS = ("port", "socket", "health")
+
+
+@dataclass(frozen=True)
+class ServeSpec:
+    """How a served app's server is reached: a free port or a unix socket the gateway picks,
+    and the path its health probe asks for."""
+
+    transport: str = "port"  # or "socket"
+    health: str = "/"
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,7 @@ class AppSettings:
     request_timeout: float = 0.0
     max_queue_wait: float = 0.0
     idle_stop: float = 0.0
+    serve: ServeSpec | None = None  # None: an app of annotated endpoint cells
 
 
 def _count(key: str, value: Any) -> int:
@@ -45,11 +60,32 @@ def _seconds(key: str, value: Any) -> float:
     return float(value)
 
 
+def _serve(key: str, value: Any) -> ServeSpec:
+    where = f"metadata.kernel_gateway.{key}"
+    if not isinstance(value, dict):
+        raise StartupError(f'{where} must be an object such as {{"port": "auto"}}, not {value!r}')
+    unknown = sorted(set(value) - set(SERVE_KEYS))
+    if unknown:
+        raise StartupError(f"{where}.{unknown[0]} is not a setting; known: port, socket, health")
+    transports = [name for name in ("port", "socket") if name in value]
+    if len(transports) != 1 or value[transports[0]] != "auto":
+        raise StartupError(f'{where} must hold "port": "auto" or "socket": "auto"')
+    health = value.get("health", "/")
+    if (
+        not isinstance(health, str)
+        or not health.startswith("/")
+        or any(char in health for char in " \r\n")
+    ):
+        raise StartupError(f"{where}.health must be a path starting with /, not {health!r}")
+    return ServeSpec(transports[0], health)
+
+
 _FIELDS = {
     "prespawn_count": ("pool_size", _count),
     "request_timeout": ("request_timeout", _seconds),
     "max_queue_wait": ("max_queue_wait", _seconds),
     "idle_stop": ("idle_stop", _seconds),
+    "serve": ("serve", _serve),
 }
 
 
@@ -68,4 +104,9 @@ def read_settings(metadata: Mapping[str, Any], defaults: AppSettings) -> AppSett
             raise StartupError(f"metadata.kernel_gateway.{key} is not a setting; known: {known}")
         field, parse = _FIELDS[key]
         changes[field] = parse(key, value)
+    if "serve" in changes and changes.get("pool_size", 1) != 1:
+        raise StartupError(
+            "metadata.kernel_gateway.prespawn_count must be 1 for a served app: its server "
+            "listens on one address"
+        )
     return replace(defaults, **changes)

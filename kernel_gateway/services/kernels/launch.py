@@ -149,8 +149,33 @@ class GatewayKernelManager(AsyncIOLoopKernelManager):
     ) -> None:
         """Wait for the process to exit as jupyter_client does, but look every 10 ms instead
         of every 100: an ipykernel exits within a few ms of its shutdown_request, and
-        DELETE, restart and the gateway's own shutdown all wait for it."""
+        DELETE, restart and the gateway's own shutdown all wait for it.
+
+        Then whatever is left of a local kernel's process group is killed: ipykernel ends
+        the children it can find, but not one that was detached (a server started with `&`
+        from a shell), nor do other kernels; such a process would outlive its kernel and keep
+        its port. (A kernel killed outright is killed with its group by jupyter_client.)
+        """
+        group = self.process_group()
         await super()._async_finish_shutdown(waittime, SHUTDOWN_POLL_INTERVAL, restart)
+        if group is not None:
+            kill_group(group)
+
+    def process_group(self) -> int | None:
+        """The process group of a local kernel (its own: jupyter_client starts it in a new
+        session), None for a remote one."""
+        if not isinstance(self.provisioner, LocalProvisioner):
+            return None
+        pgid = self.provisioner.pgid
+        return pgid if isinstance(pgid, int) and pgid > 1 and pgid != os.getpgrp() else None
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a kernel's process group; nothing if it is empty. (The kernel
+    led the group, so its id is not reused while the group has members; only in the moment
+    after an empty group's end could a new group have taken it, which the gateway accepts.)"""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def launch_options(policy: KernelPolicy, spec: LaunchSpec) -> dict[str, Any]:

@@ -43,7 +43,9 @@ class KernelPool(Pool):
 
     `prepare` (if given) is awaited on each kernel once it is seeded, after its launch or its
     restart, before it serves: the notebook-http mode's fast path installs its request runner
-    there. It must not raise for a kernel that merely can't be prepared.
+    there. It must not raise for a kernel that merely can't be prepared. With
+    `restart_on_death`, jupyter_client restarts a kernel that died (same id, seeded again)
+    instead of the pool replacing it: a served app's server keeps its address.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class KernelPool(Pool):
         env: Mapping[str, str] | None = None,
         seed_positions: tuple[int, ...] = (),
         prepare: Prepare | None = None,
+        restart_on_death: bool = False,
     ) -> None:
         super().__init__(manager, max(size, 1), "kernel pool")
         self.prepare = prepare
@@ -64,6 +67,7 @@ class KernelPool(Pool):
         self.seed_positions = seed_positions  # of the seed cells in their notebook
         self.cwd = cwd
         self.env = dict(env or {})
+        self.restart_on_death = restart_on_death  # False: a dead kernel is replaced instead
         self.spec: LaunchSpec | None = None
         self._idle: deque[ManagedKernel] = deque()
         self._lent: set[str] = set()
@@ -94,7 +98,12 @@ class KernelPool(Pool):
         """Start and seed every kernel; StartupError if any fails."""
         with start_up("A kernel of the pool"):
             self.spec = self.manager.launch_spec(
-                self.kernel_name, self.env, False, self.seed_cells, self.cwd, self.seed_positions
+                self.kernel_name,
+                self.env,
+                self.restart_on_death,
+                self.seed_cells,
+                self.cwd,
+                self.seed_positions,
             )
             await self.fill()
 

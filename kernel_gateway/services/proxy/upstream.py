@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tornado.netutil import Resolver
+
+ANY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1"}
 
 
 class AddressResolver(Resolver):
@@ -74,3 +77,11 @@ def why(error: BaseException) -> str:
     "Stream is closed" around it."""
     error = getattr(error, "real_error", None) or error
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def kernel_host(info: Mapping[str, Any]) -> str:
+    """The address of the host a kernel runs on, from its connection info."""
+    if info.get("transport", "tcp") != "tcp":
+        return "127.0.0.1"  # ipc: the kernel runs beside the gateway
+    ip = str(info.get("ip", ""))
+    return ANY_ADDRESS.get(ip, ip)

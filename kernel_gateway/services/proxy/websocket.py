@@ -15,7 +15,12 @@ from typing import Protocol
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPHeaders
 from tornado.iostream import StreamClosedError
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+from tornado.websocket import (
+    WebSocketClientConnection,
+    WebSocketClosedError,
+    WebSocketError,
+    websocket_connect,
+)
 
 from ...errors import UpstreamError, UpstreamTimeout
 from .upstream import Upstream, why
@@ -86,6 +91,8 @@ async def connect_websocket(
         raise UpstreamError(f"Nothing answers at {where}: {why(err)}") from err
     except WebSocketClosedError as err:
         raise UpstreamError(f"{where} closed the websocket handshake") from err
+    except WebSocketError as err:  # an answer other than 101 that tornado can't read as one
+        raise UpstreamError(f"{where} answered without a websocket: {err}") from err
     return WebSocketBridge(connection)
 
 

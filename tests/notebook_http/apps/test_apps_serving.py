@@ -67,9 +67,11 @@ def test_the_apps_are_listed_and_bad_ones_named(gateway: Gateway) -> None:
     by_slug = {app["slug"]: app for app in apps}
     assert sorted(by_slug) == [
         "badmeta",
+        "chat",
         "datasets",
         "hello",
         "idle",
+        "notes",
         "sleeper",
         "slow",
         "timeboxed",

@@ -37,6 +37,14 @@ class FloorKernel:
         """The signing session shared with the kernel."""
         return self._manager.session
 
+    @property
+    def pid(self) -> int:
+        """The kernel's process id (a local kernel)."""
+        process = getattr(self._manager.provisioner, "process", None)
+        if process is None:
+            raise RuntimeError("the floor kernel is not running")
+        return int(process.pid)
+
     def __enter__(self) -> FloorKernel:
         self._log = self._log_path.open("wb")
         self._manager.start_kernel(env=server_env("floor"), stdout=self._log, stderr=self._log)

@@ -344,9 +344,27 @@ def floor(ctx: Context) -> list[Metric]:
         for _ in range(ctx.budget.warmup):
             kernel.execute(EXECUTE_CODE)
         execs = [kernel.execute(EXECUTE_CODE) for _ in range(ctx.budget.executes)]
+        before = cpu_seconds(kernel.pid)
         hellos = [kernel.execute(HELLO_CODE) for _ in range(ctx.budget.latency_requests)]
+        hello_cpu = cpu_seconds(kernel.pid) - before
         infos = [kernel.kernel_info() for _ in range(ctx.budget.latency_requests)]
+        info_cpu = cpu_seconds(kernel.pid) - before - hello_cpu
+    per_request = ctx.budget.latency_requests
     return [
+        Metric(
+            "7",
+            "floor: kernel CPU per kernel_info (no gateway)",
+            "ms",
+            "lower",
+            _ms(info_cpu / per_request),
+        ),
+        Metric(
+            "7",
+            "floor: kernel CPU per execute of /hello code (no gateway)",
+            "ms",
+            "lower",
+            _ms(hello_cpu / per_request),
+        ),
         Metric(
             "7",
             "floor: kernel_info p50 (zmq, no gateway)",

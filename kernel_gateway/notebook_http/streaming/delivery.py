@@ -16,6 +16,7 @@ failed (`fail`), which re-raises the error while a JSON error can still be the a
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 from tornado import web
 from tornado.http1connection import HTTP1Connection
@@ -31,7 +32,7 @@ from ..response import DEFAULT_CONTENT_TYPE, EndpointResponse, map_response, res
 from ..version import EndpointSettings
 from .events import HEADERS, end_event, error_event, wants_events
 from .sinks import BufferedBody, ChunkSink, EventSink, RunSink
-from .writer import StreamWriter
+from .writer import Piece, StreamWriter
 
 
 class Delivery:
@@ -88,10 +89,17 @@ class Delivery:
             handler.flush()
         handler.finish()
 
-    async def send(self, data: bytes) -> None:
-        """Write `data` and wait until the connection has taken it."""
-        self.handler.write(data)
-        await self.handler.flush()
+    async def send(self, data: Piece) -> None:
+        """Write `data` (after the headers) and wait until the connection has taken it.
+
+        Straight to the connection: the handler's own write takes bytes only, and copies.
+        """
+        handler = self.handler
+        if not handler._headers_written:
+            await handler.flush()
+        connection = handler.request.connection
+        assert connection is not None
+        await connection.write(cast(bytes, data))
 
     async def close(self, writer: StreamWriter) -> None:
         """Write what the writer still holds, then the end of the body (or cut it)."""

@@ -44,12 +44,22 @@ def event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {line}\n\n".encode()
 
 
-def output_event(message: KernelMessage) -> bytes | None:
-    """The event of one kernel output message; None for other messages."""
+Piece = bytes | memoryview
+
+
+def output_event(message: KernelMessage) -> tuple[Piece, ...]:
+    """The event of one kernel output message, in pieces; () for other messages."""
     kind = message.msg_type
-    if kind == "stream":  # the text's JSON literal as the kernel wrote it: no decoding
+    if kind == "stream":  # the text's JSON literal as the kernel wrote it: no copy
         name, literal = stream_literal(message)
-        return b"".join((b"event: ", name.encode(), b"\ndata: ", literal, b"\n\n"))
+        return (f"event: {name}\ndata: ".encode(), literal, b"\n\n")
+    found = other_event(message)
+    return () if found is None else (found,)
+
+
+def other_event(message: KernelMessage) -> bytes | None:
+    """The event of a display, result or error message; None for other messages."""
+    kind = message.msg_type
     if kind == "display_data":
         return event("display", message.content.get("data", {}))
     if kind == "execute_result":

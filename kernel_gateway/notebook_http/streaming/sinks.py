@@ -74,9 +74,8 @@ class EventSink(RunSink):
         self.writer = StreamWriter(send, self.stop, settings, PING)
 
     def output(self, message: KernelMessage) -> None:
-        data = output_event(message)
-        if data is not None:
-            self.writer.push(data)
+        for piece in output_event(message):
+            self.writer.push(piece)
 
 
 class ChunkSink(RunSink):

@@ -23,8 +23,10 @@ from tornado.iostream import StreamClosedError
 from ...errors import ResponseTooLarge, RunStopped
 
 MiB = 1024 * 1024
+SLICE = MiB  # a large piece goes out in slices: tornado copies each into its chunk
 
-Send = Callable[[bytes], Awaitable[None]]  # write one piece and flush it to the socket
+Piece = bytes | memoryview
+Send = Callable[[Piece], Awaitable[None]]  # write one piece and flush it to the socket
 Stop = Callable[[RunStopped], None]  # end the run with this error
 
 
@@ -52,7 +54,7 @@ class StreamWriter:
         self.stop = stop
         self.settings = settings
         self.ping = ping  # sent after ping_interval of silence (None: never)
-        self.queue: deque[bytes] = deque()
+        self.queue: deque[Piece] = deque()
         self.unsent = 0  # queued behind the flush under way
         self.pushed = 0  # every byte of the body so far, pings aside
         self.sent = 0  # bytes handed to the connection, pings included
@@ -65,7 +67,7 @@ class StreamWriter:
         """Start sending (the first flush also sends the headers)."""
         self._task = asyncio.ensure_future(self._run())
 
-    def push(self, data: bytes) -> None:
+    def push(self, data: Piece) -> None:
         """Queue `data`; stop the run when a limit is passed."""
         if self.broken or not data:
             return
@@ -99,21 +101,30 @@ class StreamWriter:
                 except asyncio.TimeoutError:
                     await self._send(self.ping or b"")
                 continue
-            data = self.queue.popleft() if len(self.queue) == 1 else self._take_all()
+            data = self.queue.popleft() if len(self.queue[0]) >= SLICE else self._take_small()
             self.unsent -= len(data)
-            await self._send(data)
+            view = memoryview(data)
+            for start in range(0, len(view), SLICE):
+                await self._send(view[start : start + SLICE])
+                if self.broken:
+                    return
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: Piece) -> None:
         self.sent += len(data)
         try:
             await self.send(data)
         except StreamClosedError:
             self.fail(RunStopped("The client went away"))
 
-    def _take_all(self) -> bytes:
-        data = b"".join(self.queue)  # bounded by stream_buffer_size
-        self.queue.clear()
-        return data
+    def _take_small(self) -> bytes:
+        """The small pieces at the head of the queue, joined (at most about one slice)."""
+        taken: list[Piece] = []
+        size = 0
+        while self.queue and size < SLICE and len(self.queue[0]) < SLICE:
+            piece = self.queue.popleft()
+            taken.append(piece)
+            size += len(piece)
+        return b"".join(taken)
 
     async def close(self) -> None:
         """Send what is queued and stop; when broken, stop at once (a flush under way is

@@ -91,13 +91,13 @@ def text_span(message: KernelMessage) -> tuple[str, int, int] | None:
     return head.group(1).decode(), head.end() - 1, tail.start() + 1
 
 
-def stream_literal(message: KernelMessage) -> tuple[str, bytes]:
+def stream_literal(message: KernelMessage) -> tuple[str, bytes | memoryview]:
     """The name (stdout or stderr) and the text of a stream message as a JSON string
-    literal, cut from the raw content when it can be (no decoding, one copy)."""
+    literal: a view of the raw content when it can be (no decoding, no copy)."""
     span = text_span(message)
     if span is not None:
         name, start, end = span
-        return name, message.parts[3][start:end]
+        return name, memoryview(message.parts[3])[start:end]
     content = message.content
     name = "stderr" if content.get("name") == "stderr" else "stdout"
     return name, json.dumps(str(content.get("text", "")), ensure_ascii=False).encode()

@@ -48,6 +48,10 @@ class EndpointRecord:
     execution: float | None = None
     response_bytes: int = 0
 
+    def count(self, sent: int) -> None:
+        """The response's body bytes, as sent."""
+        self.response_bytes = sent
+
 
 def app_path(request_path: str, base_path: str, slug: str | None) -> str:
     """The part of a raw request path that the app routes: after base_url and /apps/<slug>."""
@@ -177,6 +181,7 @@ class EndpointHandler(GatewayHandler):
         record = self.endpoint_record
         assert record is not None  # set by `match`
         self.delivery = delivery = choose_delivery(self, endpoint, self.endpoint_settings)
+        delivery.counted = record.count
         try:
             results = await self.run_cells(live, request_json, record, delivery)
         except GatewayError as err:
@@ -184,7 +189,6 @@ class EndpointHandler(GatewayHandler):
         else:
             await delivery.end(results)
         finally:
-            record.response_bytes = delivery.sent
             self.delivery = None  # it points back at this handler: free the body now
 
     async def run_cells(

@@ -41,6 +41,8 @@ CELLS = (
     "for _ in range(int(arg('mb', '1')) * 1024):\n    print(line, flush=True)",
     "# STREAM GET /stream-flood\nline = 'x' * 1023\n"
     "for _ in range(int(arg('mb', '1')) * 1024):\n    print(line, flush=True)",
+    "# GET /counted\nprint('one', flush=True)\nprint('two')",
+    "# STREAM GET /counted-chunks\nprint('one', flush=True)\nprint('two')",
     "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
 )
 
@@ -217,6 +219,20 @@ def test_a_slow_reader_gets_cut_past_stream_buffer_size(gateway: Gateway) -> Non
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Transfer-Encoding: chunked" in head
     assert not body.endswith(b"0\r\n\r\n")  # no last chunk: the client can tell
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"), [("/counted", "text/event-stream"), ("/counted-chunks", "*/*")]
+)
+def test_streamed_bytes_are_counted_in_the_metrics(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    connection, response = open_stream(gateway, path, accept=accept)
+    body, ended = read_all(response)
+    connection.close()
+    assert ended
+    line = f'kernel_gateway_response_bytes_total{{app="/",endpoint="{path}"}} {float(len(body))}'
+    wait_until(lambda: line in gateway.request("GET", "/metrics")[2].decode(), "the count")
 
 
 # -- request_timeout mid stream ------------------------------------------------------------

@@ -15,6 +15,7 @@ failed (`fail`), which re-raises the error while a JSON error can still be the a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import cast
 
@@ -43,6 +44,7 @@ class Delivery:
         self.endpoint = endpoint
         self.settings = settings
         self.sent = 0  # body bytes handed to the connection, for metrics and the access log
+        self.counted: Callable[[int], None] = lambda sent: None  # told `sent` before the end
         self.sink: RunSink = self.make_sink()
 
     def make_sink(self) -> RunSink:
@@ -80,14 +82,14 @@ class Delivery:
         parts = response.parts
         self.sent = sum(len(part) for part in parts)
         if not parts:
-            handler.finish()
+            self.finish()
             return
         handler.set_header("Content-Length", self.sent)
         handler.flush()  # the headers alone: tornado would copy them and the first part together
         for part in parts:
             handler.write(part)
             handler.flush()
-        handler.finish()
+        self.finish()
 
     async def send(self, data: Piece) -> None:
         """Write `data` (after the headers) and wait until the connection has taken it.
@@ -108,6 +110,11 @@ class Delivery:
         if writer.broken:
             self.cut()
             return
+        self.finish()
+
+    def finish(self) -> None:
+        """End the answer (the metrics read the bytes sent as it ends)."""
+        self.counted(self.sent)
         self.handler.finish()
 
     def cut(self) -> None:
@@ -116,7 +123,7 @@ class Delivery:
         if isinstance(connection, HTTP1Connection):
             connection.close()
         if not self.handler._finished:
-            self.handler.finish()
+            self.finish()
 
 
 class EventDelivery(Delivery):

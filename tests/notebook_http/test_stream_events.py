@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from kernel_gateway.notebook_http.streaming.events import (
     output_event,
     wants_events,
 )
+from kernel_gateway.notebook_http.streaming.sinks import BufferedBody
 from kernel_gateway.services.kernels.messages import KernelMessage, stream_literal, stream_output
 
 
@@ -78,3 +80,16 @@ def test_output_events_of_each_kind() -> None:
     error = message("error", {"ename": "E", "evalue": "v", "traceback": []})
     assert output_event(error) == (error_event("E", "v"),)
     assert output_event(message("status", {"execution_state": "idle"})) == ()
+
+
+def test_a_buffered_body_gathers_small_prints_into_blocks_and_keeps_large_ones() -> None:
+    async def gather(texts: list[str], limit: int) -> tuple[list[bytes], bool]:
+        body = BufferedBody(limit, block=3)
+        for text in texts:
+            body.output(message("stream", {"name": "stdout", "text": text}))
+        body.output(message("stream", {"name": "stderr", "text": "not the body"}))
+        return body.take(), body.stopped.done()
+
+    texts = ["a", "b", "x" * 10, "c", "d", "e", "f"]
+    assert asyncio.run(gather(texts, 100)) == ([b"ab", b"x" * 10, b"cde", b"f"], False)
+    assert asyncio.run(gather(texts, 12)) == ([], True)

@@ -64,9 +64,7 @@ class Delivery:
         if result.error:  # named by its cell, with the line of the user's code
             raise cell_failure(result.error, self.endpoint.cell_index, self.endpoint.source)
         assert isinstance(self.sink, BufferedBody)
-        response = map_response(result, info, self.sink.pieces)
-        self.sink.pieces = []  # the response holds them now, then the connection
-        self.write(response)
+        self.write(map_response(result, info, self.sink.take()))
 
     async def fail(self, error: GatewayError) -> None:
         """The run failed: raise `error` (a JSON error) while nothing is sent yet."""

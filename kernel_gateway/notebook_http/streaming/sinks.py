@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ...errors import RunStopped
 from ...services.kernels.messages import KernelMessage, stream_output
 from .events import PING, output_event
-from .writer import Send, StreamSettings, StreamWriter, too_large
+from .writer import SLICE, Send, StreamSettings, StreamWriter, too_large
 
 
 def stdout_bytes(message: KernelMessage) -> bytes | None:
@@ -46,12 +46,16 @@ class RunSink:
 
 
 class BufferedBody(RunSink):
-    """stdout pieces of a buffered response, up to `limit` bytes in all."""
+    """stdout of a buffered response, up to `limit` bytes in all: large pieces as they came
+    (the connection takes them without a copy), small ones gathered into blocks of about
+    `block` bytes (a response of many small prints is a few writes, not many)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, block: int = SLICE) -> None:
         super().__init__()
         self.limit = limit
-        self.pieces: list[bytes] = []
+        self.block = block
+        self._pieces: list[bytes] = []
+        self._small = bytearray()
         self.size = 0
 
     def output(self, message: KernelMessage) -> None:
@@ -60,10 +64,27 @@ class BufferedBody(RunSink):
             return
         self.size += len(data)
         if self.size > self.limit:
-            self.pieces.clear()
+            self._pieces.clear()
+            self._small = bytearray()
             self.stop(too_large(self.limit))
+        elif len(data) >= self.block:
+            self._close_block()
+            self._pieces.append(data)
         else:
-            self.pieces.append(data)
+            self._small += data
+            if len(self._small) >= self.block:
+                self._close_block()
+
+    def _close_block(self) -> None:
+        if self._small:
+            self._pieces.append(bytes(self._small))
+            self._small = bytearray()
+
+    def take(self) -> list[bytes]:
+        """The body's pieces, in order; the sink keeps none of them."""
+        self._close_block()
+        pieces, self._pieces = self._pieces, []
+        return pieces
 
 
 class EventSink(RunSink):

@@ -11,6 +11,9 @@
     ├── MethodNotAllowed              405  carries the allowed methods
     ├── PayloadTooLarge               413
     ├── CellError                     500  an endpoint cell raised
+    ├── RunStopped                    500  the gateway stopped a running cell (client gone,
+    │   │                                  a streamed response's reader too slow)
+    │   └── ResponseTooLarge          500  the response passed max_response_size
     ├── KernelStartFailed             500  a kernel's launch failed, or it never answered
     ├── UpstreamError                 502  a proxied server is unreachable or broke the exchange
     ├── KernelUnavailable             503  no kernel (dead, queue wait over)
@@ -105,6 +108,16 @@ class CellError(GatewayError):
         self.ename = ename
         self.evalue = evalue
         self.traceback = traceback or []
+
+
+class RunStopped(GatewayError):
+    """The gateway stopped a request's cell while it ran: its client went away, or the reader
+    of its streamed response fell too far behind. The kernel is interrupted before it serves
+    again."""
+
+
+class ResponseTooLarge(RunStopped):
+    """A response's body passed max_response_size; the cell is interrupted."""
 
 
 class KernelStartFailed(GatewayError):

@@ -31,6 +31,7 @@ class Endpoint:
     description: str = ""
     cell_index: int = 0
     operation_id: str | None = None
+    stream: bool = False  # `# STREAM GET /path`: stdout is sent as it comes, chunked
 
     @property
     def params(self) -> tuple[str, ...]:

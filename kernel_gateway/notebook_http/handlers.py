@@ -1,8 +1,7 @@
-"""Handlers of notebook-http mode: an app's endpoints, specs and source; public files."""
+"""The endpoint handler of notebook-http mode: an app's endpoints, specs and source."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -21,11 +20,11 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
 )
-from ..services.kernels.failures import cell_failure
+from ..services.kernels.execution import ExecutionResult
 from .app import Live, NotebookApp
 from .endpoints import Endpoint, Route
 from .request import build_request
-from .response import EndpointResponse, map_response
+from .streaming.delivery import Delivery, choose_delivery
 from .version import AppVersion
 
 UNBOUNDED_CHUNKS = 2**62  # data_received enforces max_body_size on chunked bodies
@@ -48,6 +47,10 @@ class EndpointRecord:
     queue_wait: float | None = None
     execution: float | None = None
     response_bytes: int = 0
+
+    def count(self, sent: int) -> None:
+        """The response's body bytes, as sent."""
+        self.response_bytes = sent
 
 
 def app_path(request_path: str, base_path: str, slug: str | None) -> str:
@@ -89,6 +92,7 @@ class EndpointHandler(GatewayHandler):
         self.uploaded = False
         self.document: str | None = None
         self.endpoint_record: EndpointRecord | None = None  # for metrics and the access log
+        self.delivery: Delivery | None = None  # how the endpoint's answer goes out
 
     def prepare(self) -> None:
         """After the headers, before the body: access checks, the app and route, 405, 413."""
@@ -169,24 +173,38 @@ class EndpointHandler(GatewayHandler):
     get = post = put = patch = delete = serve  # type: ignore[assignment]
 
     async def run_on(self, live: Live) -> None:
-        """Run the endpoint on the version and pool the request holds."""
+        """Run the endpoint on the version and pool the request holds, and answer."""
         self.match(live.version)  # the app may have been reloaded since the headers came
-        self.endpoint_settings = settings = live.version.endpoint_settings
+        self.endpoint_settings = live.version.endpoint_settings
         endpoint = self.endpoint()
         request_json = self.request_json(self.path_args_decoded)
         record = self.endpoint_record
         assert record is not None  # set by `match`
+        self.delivery = delivery = choose_delivery(self, endpoint, self.endpoint_settings)
+        delivery.counted = record.count
+        try:
+            results = await self.run_cells(live, request_json, record, delivery)
+        except GatewayError as err:
+            await delivery.fail(err)  # raises it while a JSON error can still be the answer
+        else:
+            await delivery.end(results)
+        finally:
+            self.delivery = None  # it points back at this handler: free the body now
+
+    async def run_cells(
+        self, live: Live, request_json: str, record: EndpointRecord, delivery: Delivery
+    ) -> tuple[ExecutionResult, ExecutionResult | None]:
+        """Borrow a kernel and run the endpoint's cells on it through `delivery`."""
         record.queued = True
         queued = time.perf_counter()
-        async with live.pool.borrow(settings.max_queue_wait) as kernel:
+        async with live.pool.borrow(self.endpoint_settings.max_queue_wait) as kernel:
             started = time.perf_counter()
             record.queue_wait = started - queued
             record.kernel_id = kernel.kernel_id
-            result, info = await live.fast.serve(kernel, endpoint, request_json, settings)
-            record.execution = time.perf_counter() - started
-        if result.error:  # named by its cell, with the line of the user's code
-            raise cell_failure(result.error, endpoint.cell_index, endpoint.source)
-        self.write_response(map_response(result, info))
+            try:
+                return await delivery.run(live.fast, kernel, request_json)
+            finally:
+                record.execution = time.perf_counter() - started
 
     def on_connection_close(self) -> None:
         """The client left; if it left mid-upload, tornado never calls `on_finish`, so call it
@@ -194,6 +212,8 @@ class EndpointHandler(GatewayHandler):
         super().on_connection_close()
         if not self.uploaded:
             self.on_finish()
+        elif self.delivery is not None:
+            self.delivery.client_gone()
 
     def endpoint(self) -> Endpoint:
         """The endpoint of the request's method; MethodNotAllowed if none.
@@ -264,16 +284,6 @@ class EndpointHandler(GatewayHandler):
         declared = self.request.headers.get("Content-Length", "")
         return int(declared) if declared.isdigit() else 0
 
-    def write_response(self, response: EndpointResponse) -> None:
-        """Send a mapped response: its status, its headers only (one Content-Type), its body."""
-        self.set_status(response.status)
-        self.clear_header("Content-Type")
-        for name, value in response.headers:
-            self.add_header(name, value)
-        if self.endpoint_record is not None:
-            self.endpoint_record.response_bytes = len(response.body or b"")
-        self.finish(response.body or None)  # tornado refuses even b"" with a 204 or 304
-
     def compute_etag(self) -> None:
         """No ETag: endpoint answers are computed afresh, hashing them is wasted work."""
         return None
@@ -285,47 +295,3 @@ class EndpointHandler(GatewayHandler):
             lines = [ANSI_ESCAPE.sub("", line) for line in error.traceback]
             error.message = "\n".join([error.message, *lines])
         super().write_error(status_code, **kwargs)
-
-
-class PublicFileHandler(GatewayHandler, web.StaticFileHandler):
-    """Files under static_path at /public/, behind the same checks and JSON errors."""
-
-    def initialize(self, path: str, **base: Any) -> None:  # type: ignore[override]
-        GatewayHandler.initialize(self, **base)
-        web.StaticFileHandler.initialize(self, path)
-
-    get = web.StaticFileHandler.get
-    head = web.StaticFileHandler.head  # type: ignore[assignment]
-
-
-class AppPublicFileHandler(GatewayHandler, web.StaticFileHandler):
-    """`/apps/<slug>/public/...`: files under the app folder's public/, read-only. A path
-    that leads outside it, through `..` or a symlink, is never served."""
-
-    def initialize(  # type: ignore[override]
-        self, find: AppFinder, base_path: str, **base: Any
-    ) -> None:
-        GatewayHandler.initialize(self, **base)
-        web.StaticFileHandler.initialize(self, "/nonexistent")
-        self.find = find
-
-    def prepare(self) -> None:
-        super().prepare()
-        public = self.find(self.path_kwargs["slug"]).public
-        if public is None:
-            raise NotFound(f"No resource at {self.request.path}")
-        self.root = str(public)
-
-    async def get(self, slug: str, path: str, include_body: bool = True) -> None:  # type: ignore[override]
-        await web.StaticFileHandler.get(self, path, include_body)
-
-    async def head(self, slug: str, path: str) -> None:  # type: ignore[override]
-        await web.StaticFileHandler.get(self, path, include_body=False)
-
-    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        """tornado's checks, and the file's real path (symlinks resolved) inside root."""
-        real_root = os.path.realpath(root)
-        real = os.path.realpath(absolute_path)
-        if real != real_root and not real.startswith(real_root + os.sep):
-            raise NotFound(f"No resource at {self.request.path}")
-        return super().validate_absolute_path(root, absolute_path)

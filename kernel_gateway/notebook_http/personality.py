@@ -31,7 +31,9 @@ from .apps.settings import AppSettings
 from .apps.signature import SignatureChecker
 from .apps.watch import watch_notebooks
 from .apps_handlers import AppHandler, AppReloadHandler, AppsHandler, DeployAccess
-from .handlers import AppPublicFileHandler, EndpointHandler, PublicFileHandler
+from .handlers import EndpointHandler
+from .public_files import AppPublicFileHandler, PublicFileHandler
+from .streaming.writer import StreamSettings
 from .version import AppVersion, ParseOptions, build_version, content_digest
 
 MiB = 1024 * 1024
@@ -87,6 +89,23 @@ class NotebookHTTPPersonality(Personality):
         "kernel at seed time (one comm message per request, no execute_request); other "
         "kernels use the execute path either way (KG_FAST_PATH env var)",
     ).tag(config=True, env="KG_FAST_PATH")
+    max_response_size = Integer(
+        100 * MiB,
+        min=0,
+        help="Largest response body in bytes: a larger buffered one gets 500, a streamed one "
+        "is cut, and the cell is interrupted (KG_MAX_RESPONSE_SIZE env var)",
+    ).tag(config=True, env="KG_MAX_RESPONSE_SIZE")
+    stream_buffer_size = Integer(
+        16 * MiB,
+        min=0,
+        help="Bytes of a streamed response that may wait for a slow client; past them the "
+        "stream is cut and the cell interrupted (KG_STREAM_BUFFER_SIZE env var)",
+    ).tag(config=True, env="KG_STREAM_BUFFER_SIZE")
+    sse_ping_interval = Seconds(
+        15.0,
+        help="Seconds of silence after which an event stream gets a comment line, so that "
+        "proxies keep it open; 0 means never (KG_SSE_PING_INTERVAL env var)",
+    ).tag(config=True, env="KG_SSE_PING_INTERVAL")
     show_tracebacks = Bool(
         False,
         help="Include the kernel's traceback in the 500 answer of a failing cell "
@@ -167,6 +186,9 @@ class NotebookHTTPPersonality(Personality):
             defaults=defaults,
             read_metadata=read_metadata,
             fast_path=self.fast_path,
+            streaming=StreamSettings(
+                self.max_response_size, self.stream_buffer_size, self.sse_ping_interval
+            ),
         )
 
     def root_version(self, notebook: dict[str, Any], text: str | None) -> AppVersion:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,18 @@ _TEXT_TYPES = ("application/javascript", "application/xml", "image/svg+xml")
 
 @dataclass(frozen=True)
 class EndpointResponse:
-    """What the endpoint handler writes: status, headers (repeatable) and body."""
+    """What the endpoint handler writes: status, headers (repeatable) and body (one bytes,
+    or the pieces of stdout as they came, sent without joining them)."""
 
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
+    body: bytes | tuple[bytes, ...] = b""
+
+    @property
+    def parts(self) -> tuple[bytes, ...]:
+        """The body's non-empty pieces, in order."""
+        pieces = (self.body,) if isinstance(self.body, bytes) else self.body
+        return tuple(piece for piece in pieces if piece)
 
 
 def _raise_if_failed(result: ExecutionResult, what: str) -> None:
@@ -105,8 +113,12 @@ def _representation(mimetype: str, value: Any) -> bytes:
         return text.encode()
 
 
-def _body(result: ExecutionResult, content_type: str | None) -> tuple[bytes, str]:
+def _body(
+    result: ExecutionResult, content_type: str | None, stdout: Sequence[bytes] | None
+) -> tuple[bytes | tuple[bytes, ...], str]:
     """The body and the Content-Type to use when ResponseInfo set none."""
+    if stdout:
+        return tuple(stdout), DEFAULT_CONTENT_TYPE
     if result.stdout:
         return result.stdout.encode(), DEFAULT_CONTENT_TYPE
     bundle = result.execute_result or (result.display_data[-1] if result.display_data else None)
@@ -119,13 +131,17 @@ def _body(result: ExecutionResult, content_type: str | None) -> tuple[bytes, str
 
 
 def map_response(
-    result: ExecutionResult, response_info_result: ExecutionResult | None = None
+    result: ExecutionResult,
+    response_info_result: ExecutionResult | None = None,
+    stdout: Sequence[bytes] | None = None,
 ) -> EndpointResponse:
     """The HTTP response of an endpoint's result and its ResponseInfo cell's result.
 
-    The body is the stdout, verbatim; without stdout, the execute_result bundle (else the
-    last display_data one): its representation of the response's Content-Type if it has it
-    (binary types base64-decoded, JSON types serialized), else the whole bundle as JSON.
+    The body is the stdout, verbatim (`stdout`: its encoded pieces, when they were
+    collected apart from `result`, which then has none); without stdout, the
+    execute_result bundle (else the last display_data one): its representation of the
+    response's Content-Type if it has it (binary types base64-decoded, JSON types
+    serialized), else the whole bundle as JSON.
     Defaults: 200 and `text/plain; charset=utf-8` (`application/json` for a whole bundle).
     204 and 304 carry no body and no Content-Type.
 
@@ -134,7 +150,7 @@ def map_response(
     _raise_if_failed(result, "endpoint")
     status, headers = response_info(response_info_result)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-    body, default_type = _body(result, content_type)
+    body, default_type = _body(result, content_type, stdout)
     if status in (204, 304):
         kept = tuple((k, v) for k, v in headers if k.lower() != "content-type")
         return EndpointResponse(status=status, headers=kept, body=b"")

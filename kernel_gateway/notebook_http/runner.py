@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 
 from ..services.kernels.connection import KernelConnection
-from ..services.kernels.execution import ExecutionResult, execute
+from ..services.kernels.execution import ExecutionResult, OutputSink, execute
 
 EXPRESSION_KEY = "kernel_gateway_response_info"
 HELPER_NAME = "__kernel_gateway_response_info__"
@@ -69,20 +69,22 @@ async def run_endpoint(
     response_info: str | None,
     timeout: float,
     inline_response_info: bool,
+    sink: OutputSink | None = None,
 ) -> tuple[ExecutionResult, ExecutionResult | None]:
     """Run an endpoint's `code` and its `response_info` code; return both results.
 
-    `inline_response_info` (Python kernels) runs both in one execute_request. Raises what
-    `execute` raises: CellTimeout, KernelUnavailable.
+    `inline_response_info` (Python kernels) runs both in one execute_request; `sink` takes
+    the outputs of `code` as they arrive. Raises what `execute` raises: CellTimeout,
+    KernelUnavailable, what the sink stops the run with.
     """
     if not response_info:
-        [result] = await execute(kernel, [code], timeout)
+        [result] = await execute(kernel, [code], timeout, sink=sink)
         return result, None
     if not inline_response_info:
-        result, separate = await execute(kernel, [code, response_info], timeout)
+        result, separate = await execute(kernel, [code, response_info], timeout, sink=sink)
         return result, separate
     expressions = {EXPRESSION_KEY: response_info_expression(response_info)}
-    [result] = await execute(kernel, [code], timeout, expressions)
+    [result] = await execute(kernel, [code], timeout, expressions, sink)
     info = response_info_result(result)
     if info is None and result.status == "ok":  # a kernel that ignores user expressions
         [info] = await execute(kernel, [response_info], timeout)

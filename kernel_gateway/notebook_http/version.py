@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +21,7 @@ from ..seed import Notebook, cell_positions
 from .apps.settings import AppSettings, read_settings
 from .cell.parser import ParsedNotebook, cell_source, notebook_language, prefix_for
 from .endpoints import Route, group_routes
+from .streaming.writer import StreamSettings
 from .swagger.builders import build_openapi, build_swagger
 
 CELL_PARSERS = {
@@ -42,6 +43,7 @@ class EndpointSettings:
     comment_prefix: str = "#"
     app: str = "/"  # the app's name in metrics and logs
     fast_path: bool = True  # requests try the IPython request runner first
+    streaming: StreamSettings = field(default_factory=StreamSettings)  # size, streaming
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ParseOptions:
     defaults: AppSettings
     read_metadata: bool = True  # apps read metadata.kernel_gateway; the root app doesn't
     fast_path: bool = True
+    streaming: StreamSettings = field(default_factory=StreamSettings)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def build_version(
             app=name,
             comment_prefix=prefix_for(parsed.language, dict(options.comment_prefix.items())),
             fast_path=options.fast_path,
+            streaming=options.streaming,
         ),
         swagger=json.dumps(with_mount(swagger, mount_url)),
         openapi=json.dumps(with_mount(openapi, mount_url)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from kernel_gateway.notebook_http.swagger.builders import (
 )
 from kernel_gateway.notebook_http.swagger.gateway_responses import (
     ERROR_SCHEMA,
+    EVENTS_DESCRIPTION,
     GATEWAY_ERRORS,
+    STREAM_KEY,
     complete_responses,
 )
 
@@ -45,6 +48,8 @@ SWAGGER_ERRORS = {
     s: {"description": text, "schema": {"$ref": "#/definitions/Error"}}
     for s, text in GATEWAY_ERRORS.items()
 }
+EVENTS = {"text/event-stream": {"schema": {"type": "string"}}}
+PRODUCES = ["text/plain", "text/event-stream", "application/json"]
 OPENAPI_ERRORS = {
     s: {
         "description": text,
@@ -60,12 +65,17 @@ def test_build_swagger_whole_value() -> None:
         "swagger": "2.0",
         "info": {"title": "users", "version": "0.0.0"},
         "paths": {
-            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS}}},
+            "/hello": {
+                "get": {
+                    "responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS},
+                    "produces": PRODUCES,
+                }
+            },
             "/users/{id}": {
                 "put": {
                     "responses": {"201": {"description": "Created"}, **SWAGGER_ERRORS},
                     "parameters": ID_SWAGGER,
-                    "produces": ["application/json"],
+                    "produces": ["application/json", "text/event-stream"],
                     "summary": "Replace a user",
                     "description": "## Replace a user\nWith the body.",
                     "operationId": "putUser",
@@ -73,6 +83,7 @@ def test_build_swagger_whole_value() -> None:
                 "delete": {
                     "responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS},
                     "parameters": ID_SWAGGER,
+                    "produces": PRODUCES,
                 },
             },
         },
@@ -87,10 +98,15 @@ def test_build_openapi_whole_value() -> None:
         "openapi": "3.1.0",
         "info": {"title": "users", "version": "0.0.0"},
         "paths": {
-            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **OPENAPI_ERRORS}}},
+            "/hello": {
+                "get": {
+                    "responses": {"200": {"description": "OK", "content": EVENTS}, **OPENAPI_ERRORS}
+                }
+            },
             "/users/{id}": {
                 "put": {
                     "responses": {
+                        "200": {"description": EVENTS_DESCRIPTION, "content": EVENTS},
                         "201": {"description": "Created", "content": {"application/json": {}}},
                         **OPENAPI_ERRORS,
                     },
@@ -100,7 +116,10 @@ def test_build_openapi_whole_value() -> None:
                     "operationId": "putUser",
                 },
                 "delete": {
-                    "responses": {"200": {"description": "OK"}, **OPENAPI_ERRORS},
+                    "responses": {
+                        "200": {"description": "OK", "content": EVENTS},
+                        **OPENAPI_ERRORS,
+                    },
                     "parameters": ID_OPENAPI,
                 },
             },
@@ -165,7 +184,12 @@ def test_other_version_is_built_keeping_the_base_info() -> None:
         "swagger": "2.0",
         "info": {"title": "Mine", "version": "2"},
         "paths": {
-            "/hello": {"get": {"responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS}}}
+            "/hello": {
+                "get": {
+                    "responses": {"200": {"description": "OK"}, **SWAGGER_ERRORS},
+                    "produces": PRODUCES,
+                }
+            }
         },
         "definitions": {"Error": ERROR_SCHEMA},
     }
@@ -188,10 +212,11 @@ def test_crud_example_documents_its_statuses() -> None:
     assert {m: sorted(op["responses"]) for m, op in paths["/items/{id}"].items()} == {
         "get": sorted(["200", "404", *gateway]),
         "put": sorted(["200", "404", *gateway]),
-        "delete": sorted(["204", "404", *gateway]),
+        "delete": sorted(["200", "204", "404", *gateway]),  # 200: its Server-Sent Events
     }
     json_content: dict[str, Any] = {"application/json": {}}
     assert paths["/items"]["post"]["responses"] == {
+        "200": {"description": EVENTS_DESCRIPTION, "content": EVENTS},
         "201": {"description": "Created", "content": json_content},
         "400": {"description": "Bad Request", "content": json_content},
         **{s: r for s, r in OPENAPI_ERRORS.items() if s != "400"},
@@ -226,6 +251,7 @@ def test_swagger_base_operations_are_converted_to_openapi() -> None:
         "operationId": "addPet",
         "requestBody": {"content": {"application/json": pet}, "required": True},
         "responses": {
+            "200": {"description": EVENTS_DESCRIPTION, "content": EVENTS},
             "201": {
                 "description": "The new pet, with its id",
                 "content": {"application/json": {"schema": new_pet}},
@@ -247,3 +273,36 @@ def test_swagger_base_operations_are_converted_to_openapi() -> None:
             "Error": ERROR_SCHEMA,
         }
     }
+
+
+def test_a_stream_endpoint_produces_its_declared_type_and_no_events() -> None:
+    info = "print(json.dumps({'status': 201, 'headers': {'Content-Type': 'application/x-ndjson'}}))"
+    endpoints = [
+        Endpoint(method="GET", path="/rows", source="# STREAM GET /rows", stream=True),
+        Endpoint("POST", "/rows", "# STREAM POST /rows", response_info=info, stream=True),
+    ]
+    swagger = build_swagger(endpoints, "rows")["paths"]["/rows"]
+    openapi = build_openapi(endpoints, "rows")["paths"]["/rows"]
+    assert {m: (op["produces"], op[STREAM_KEY]) for m, op in swagger.items()} == {
+        "get": (["text/plain", "application/json"], True),
+        "post": (["application/x-ndjson", "application/json"], True),
+    }
+    assert {m: list(op["responses"]) for m, op in openapi.items()} == {
+        "get": ["200", *GATEWAY_ERRORS],
+        "post": ["201", *GATEWAY_ERRORS],
+    }
+    assert openapi["get"]["responses"]["200"]["content"] == {"text/plain": {}}
+    assert openapi["post"]["responses"]["201"]["content"] == {"application/x-ndjson": {}}
+    validate(build_swagger(endpoints, "rows"))
+    validate(build_openapi(endpoints, "rows"))
+
+
+def test_the_notebook_document_marks_its_stream_operations() -> None:
+    nb = nbformat.read(EXAMPLES / "openapi.ipynb", as_version=4)
+    parsed = swagger_parser.parse_notebook(nb)
+    endpoints = [replace(e, stream=e.operation_id == "listPets") for e in parsed.endpoints]
+    paths = build_swagger(endpoints, "openapi", parsed.spec)["paths"]
+    marked = {op["operationId"]: op.get(STREAM_KEY, False) for op in paths["/pets"].values()}
+    assert marked == {"listPets": True, "addPet": False}
+    assert "text/event-stream" not in paths["/pets"]["get"].get("produces", [])
+    assert "text/event-stream" in paths["/pets"]["post"]["produces"]

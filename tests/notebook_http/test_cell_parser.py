@@ -229,3 +229,31 @@ def test_examples_parse(name: str) -> None:
     routes = group_routes(parse_notebook(nb).endpoints)
     assert [(r.path, list(r.methods)) for r in routes] == EXPECTED_ROUTES[name]
     assert all(e.description for e in parse_notebook(nb).endpoints)
+
+
+def test_stream_marks_the_endpoint_whatever_cell_says_it() -> None:
+    nb = notebook(
+        code("# STREAM GET /rows", "print(1)"),
+        code("# GET /rows", "print(2)"),
+        code("# ResponseInfo GET /rows", "print('{}')"),
+        code("# GET /plain", "print(3)"),
+        code("# STREAM of consciousness"),
+    )
+    parsed = parse_notebook(nb)
+    assert [(e.method, e.path, e.stream) for e in parsed.endpoints] == [
+        ("GET", "/rows", True),
+        ("GET", "/plain", False),
+    ]
+    assert parsed.seed_cells == ("# STREAM of consciousness",)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("# STREAM ResponseInfo GET /x", "STREAM marks the endpoint's own cell"),
+        ("# STREAM GET x", "path 'x' must start with '/'"),
+        ("# STREAM FETCH /x", "unknown method FETCH"),
+    ],
+)
+def test_malformed_stream_annotation_names_the_cell(line: str, reason: str) -> None:
+    assert reason in startup_message(notebook(code("# GET /x"), code(line)))

@@ -388,7 +388,8 @@ def test_swagger_document_is_valid_and_describes_the_endpoints(api: Gateway) -> 
     assert "Answers `me`." in me["description"]
     assert spec["paths"]["/users/{id}"]["get"]["parameters"][0]["name"] == "id"
     assert set(spec["paths"]["/created"]["get"]["responses"]) == {"201", *GATEWAY_ERRORS}
-    assert spec["paths"]["/png"]["get"]["produces"] == ["image/png", "application/json"]  # errors
+    produces = ["image/png", "text/event-stream", "application/json"]  # its events, errors
+    assert spec["paths"]["/png"]["get"]["produces"] == produces
 
 
 def test_openapi_document_is_valid_3_1(api: Gateway) -> None:

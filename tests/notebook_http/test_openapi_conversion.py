@@ -19,8 +19,11 @@ from kernel_gateway.notebook_http.swagger.conversion import (
 )
 from kernel_gateway.notebook_http.swagger.gateway_responses import (
     ERROR_SCHEMA,
+    EVENTS_DESCRIPTION,
     complete_responses,
 )
+
+EVENTS = {"text/event-stream": {"schema": {"type": "string"}}}
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -363,6 +366,7 @@ def test_complete_responses_openapi_whole_value() -> None:
                     "responses": {
                         "204": {"description": "Gone"},
                         "500": {"description": "Mine"},
+                        "200": {"description": EVENTS_DESCRIPTION, "content": EVENTS},
                         **errors,
                     }
                 },
@@ -404,10 +408,10 @@ def test_complete_responses_swagger_whole_value() -> None:
             "/a": {
                 "get": {
                     "responses": {"304": {"description": "Same"}, **errors},
-                    "produces": ["image/png", "application/json"],
+                    "produces": ["image/png", "text/event-stream", "application/json"],
                 },
                 "put": {
-                    "produces": ["application/json"],
+                    "produces": ["application/json", "text/event-stream"],
                     "responses": {"200": {"description": "OK"}, **errors},
                 },
             }
@@ -417,7 +421,10 @@ def test_complete_responses_swagger_whole_value() -> None:
 
 
 def test_complete_responses_adds_no_schema_when_nothing_is_missing() -> None:
-    responses = {s: {"description": "mine"} for s in ("400", "413", "500", "503", "504")}
+    responses: dict[str, Any] = {
+        s: {"description": "mine"} for s in ("400", "413", "500", "503", "504")
+    }
+    responses["200"] = {"description": "mine", "content": EVENTS}
     spec = {
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1"},

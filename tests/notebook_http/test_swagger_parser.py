@@ -214,3 +214,14 @@ def test_openapi_example() -> None:
     assert [e.operation_id for e in parsed.endpoints] == ["listPets", "getPet", "addPet"]
     assert parsed.title == "Pets"
     assert all(e.response_info for e in parsed.endpoints)
+
+
+def test_stream_operation_id_marks_the_endpoint() -> None:
+    nb = notebook(
+        spec_cell(), code("# STREAM operationId: listPets"), code("# operationId: addPet")
+    )
+    parsed = parse_notebook(nb)
+    assert [(e.operation_id, e.stream) for e in parsed.endpoints] == [
+        ("listPets", True),
+        ("addPet", False),
+    ]

@@ -6,6 +6,8 @@ comment prefix, at least one whitespace character, then words split on whitespac
 - `METHOD /path` (METHOD one of GET, POST, PUT, DELETE, PATCH) declares an endpoint.
 - `ResponseInfo METHOD /path` declares code that runs after that endpoint to set its status
   and headers.
+- `STREAM METHOD /path` declares an endpoint whose stdout is streamed as it comes (chunked);
+  its ResponseInfo code then runs before it (both parsers: `STREAM operationId: id`).
 - A known METHOD alone, or followed by one word not starting with '/', or by a path plus more
   words, is a malformed annotation; so is an all-uppercase ASCII word other than a method
   followed by a '/'-word (`FETCH /x`), and a ResponseInfo line of any other form.
@@ -19,7 +21,7 @@ return the same `ParsedNotebook`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...errors import StartupError
@@ -46,6 +48,7 @@ COMMENT_PREFIXES: dict[str, str] = {
     "groovy": "//",
 }
 DEFAULT_PREFIX = "#"
+STREAM = "STREAM"  # `# STREAM GET /path`: the endpoint's stdout is streamed
 _METHOD_LIST = ", ".join(METHODS)
 SWAGGER_HINT = (
     "'operationId:' annotations need "
@@ -62,6 +65,7 @@ class Annotation:
     response_info: bool = False
     operation_id: str | None = None
     description: str = ""
+    stream: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class _Collector:
     infos: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     info_cells: dict[tuple[str, str], str] = field(default_factory=dict)
     seeds: list[str] = field(default_factory=list)
+    streams: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, index: int, source: str, found: Annotation, description: str) -> None:
         key = (found.method, found.path)
@@ -185,6 +190,8 @@ class _Collector:
             self.infos.setdefault(key, []).append(source)
             self.info_cells.setdefault(key, f'cell {index} "{first_line(source)}"')
             return
+        if found.stream:
+            self.streams.add(key)
         draft = self.drafts.setdefault(key, _Draft(first=found, cell_index=index))
         draft.sources.append(source)
         for text in (description, found.description):
@@ -212,7 +219,25 @@ class _Collector:
             description="\n\n".join(draft.descriptions),
             cell_index=draft.cell_index,
             operation_id=draft.first.operation_id,
+            stream=key in self.streams,
         )
+
+
+def classify_stream(text: str, classify: Classifier) -> Annotation | None:
+    """`classify`, and a leading `STREAM` word that marks an endpoint as streamed.
+
+    `STREAM` followed by what is no annotation is a plain comment, as before; followed by a
+    ResponseInfo annotation it is malformed.
+    """
+    head, *rest = text.split(None, 1)
+    if head != STREAM or not rest:
+        return classify(text)
+    found = classify(rest[0])
+    if found is None:
+        return None
+    if found.response_info:
+        raise ValueError("STREAM marks the endpoint's own cell, not its ResponseInfo cell")
+    return replace(found, stream=True)
 
 
 def collect_cells(
@@ -240,7 +265,7 @@ def collect_cells(
             line = first_line(source)
             text = annotation_text(line, prefix)
             try:
-                found = classify(text) if text else None
+                found = classify_stream(text, classify) if text else None
             except ValueError as err:
                 raise cell_error(index, line, str(err)) from err
             if found:

@@ -12,6 +12,7 @@ import logging
 
 from ...errors import CellTimeout, KernelQueueFull, KernelUnavailable
 from ...services.kernels.connection import KernelConnection
+from ...services.kernels.execution import OutputSink
 from ..endpoints import Endpoint
 from ..request import request_assignment, request_value, with_request
 from ..runner import run_endpoint
@@ -63,7 +64,12 @@ class FastPath:
         return "the fast path (a request runner in each IPython kernel)"
 
     async def run(
-        self, kernel: KernelConnection, endpoint: Endpoint, request_json: str, timeout: float
+        self,
+        kernel: KernelConnection,
+        endpoint: Endpoint,
+        request_json: str,
+        timeout: float,
+        sink: OutputSink | None = None,
     ) -> Results | None:
         """Run an endpoint request on `kernel`'s runner; None: the execute path must run it.
 
@@ -73,8 +79,9 @@ class FastPath:
         key = endpoint_key(endpoint)
         if runner is None or not runner.serves(key):
             return None
+        request = request_value(request_json)
         info = endpoint.response_info
-        return await runner.run(key, endpoint.source, info, request_value(request_json), timeout)
+        return await runner.run(key, endpoint.source, info, request, timeout, sink)
 
     async def serve(
         self,
@@ -82,15 +89,17 @@ class FastPath:
         endpoint: Endpoint,
         request_json: str,
         settings: EndpointSettings,
+        sink: OutputSink | None = None,
     ) -> Results:
         """Run an endpoint request on `kernel`: on its runner, else as an execute_request of
         the endpoint's code after the REQUEST assignment (on the line of its annotation, so
-        that errors give the lines of the user's cell)."""
+        that errors give the lines of the user's cell). `sink` takes the outputs of the
+        endpoint's code as they arrive."""
         timeout = settings.request_timeout
-        results = await self.run(kernel, endpoint, request_json, timeout)
+        results = await self.run(kernel, endpoint, request_json, timeout, sink)
         if results is not None:
             return results
         assignment = request_assignment(request_json, settings.language)
         code = with_request(assignment, endpoint.source, settings.comment_prefix)
         info, inline = endpoint.response_info, settings.inline_response_info
-        return await run_endpoint(kernel, code, info, timeout, inline)
+        return await run_endpoint(kernel, code, info, timeout, inline, sink)

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ...services.kernels.connection import KernelConnection
-from ...services.kernels.execution import ExecutionResult, Outputs, collect, execute
+from ...services.kernels.execution import (
+    ExecutionResult,
+    Outputs,
+    OutputSink,
+    collect,
+    execute,
+)
 
 TARGET_NAME = "kernel_gateway.fastpath"
 RUNNER_VERSION = "2"
@@ -70,9 +76,16 @@ class FastRunner:
         return not self.lost and key not in self.unprepared
 
     async def run(
-        self, key: str, source: str, info: str | None, request: str, timeout: float
+        self,
+        key: str,
+        source: str,
+        info: str | None,
+        request: str,
+        timeout: float,
+        sink: OutputSink | None = None,
     ) -> Results | None:
-        """Run endpoint `key` (its `source` and ResponseInfo `info`) with REQUEST = `request`.
+        """Run endpoint `key` (its `source` and ResponseInfo `info`) with REQUEST = `request`;
+        `sink` takes its outputs as they arrive.
 
         None when the runner can't run this code (the caller uses the execute path). Raises
         what `collect` raises: CellTimeout, KernelUnavailable, KernelQueueFull.
@@ -80,10 +93,10 @@ class FastRunner:
         data: dict[str, Any] = {"key": key, "request": request}
         if key not in self.known:
             data.update(source=source, info=info)
-        outputs = await self.send(data, timeout)
+        outputs = await self.send(data, timeout, sink)
         if reply_of(outputs).get("status") == "unknown":  # it lost its code: send it again
             data.update(source=source, info=info)
-            outputs = await self.send(data, timeout)
+            outputs = await self.send(data, timeout, sink)
         return self.results(key, outputs, reply_of(outputs))
 
     def results(self, key: str, outputs: Outputs, reply: dict[str, Any]) -> Results | None:
@@ -109,10 +122,13 @@ class FastRunner:
             return result, info_result(reply["info"])
         return result, None
 
-    async def send(self, data: dict[str, Any], timeout: float) -> Outputs:
+    async def send(
+        self, data: dict[str, Any], timeout: float, sink: OutputSink | None = None
+    ) -> Outputs:
         """One comm_msg to the runner; its outputs once the kernel is idle for it."""
         content = {"comm_id": self.comm_id, "data": data}
-        [outputs] = await collect(self.connection, [("comm_msg", content)], timeout, False)
+        request = [("comm_msg", content)]
+        [outputs] = await collect(self.connection, request, timeout, False, sink)
         return outputs
 
 

@@ -25,7 +25,7 @@ from typing import Any, TypeGuard
 
 from ..endpoints import Endpoint
 from .conversion import convert_definitions, convert_operation, find_operation
-from .gateway_responses import complete_responses
+from .gateway_responses import DEFAULT_TYPE, STREAM_KEY, complete_responses
 
 DEFAULT_VERSION = "0.0.0"
 _STATUS = re.compile(r"""\bstatus["'`]?\s*(?:=>|[:=])\s*(\d{3})\b""")
@@ -52,7 +52,14 @@ def template_path(path: str) -> str:
     return re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
 
 
+def _streamed(endpoints: Iterable[Endpoint]) -> frozenset[str]:
+    """The operationIds of the STREAM endpoints."""
+    return frozenset(e.operation_id for e in endpoints if e.stream and e.operation_id)
+
+
 def _describe(endpoint: Endpoint, operation: dict[str, Any]) -> dict[str, Any]:
+    if endpoint.stream:
+        operation[STREAM_KEY] = True
     if endpoint.description:
         first = endpoint.description.strip().splitlines()[0]
         operation["summary"] = _HEADING.sub("", first).strip()
@@ -87,6 +94,8 @@ def _swagger_operation(endpoint: Endpoint) -> dict[str, Any]:
             for name in endpoint.params
         ]
     content_type = documented_content_type(endpoint.response_info)
+    if endpoint.stream:
+        content_type = content_type or DEFAULT_TYPE
     if content_type:
         operation["produces"] = [content_type]
     return _describe(endpoint, operation)
@@ -95,6 +104,8 @@ def _swagger_operation(endpoint: Endpoint) -> dict[str, Any]:
 def _openapi_operation(endpoint: Endpoint) -> dict[str, Any]:
     statuses = documented_statuses(endpoint.response_info) or (200,)
     content_type = documented_content_type(endpoint.response_info)
+    if endpoint.stream:
+        content_type = content_type or DEFAULT_TYPE
     responses: dict[str, Any] = {}
     for status in statuses:
         responses[str(status)] = {"description": _phrase(status)}
@@ -139,8 +150,9 @@ def build_swagger(
     endpoints: Iterable[Endpoint], title: str, base_spec: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """A Swagger 2.0 document of `endpoints`, or of `base_spec` if it is one."""
+    endpoints = list(endpoints)
     if _is_swagger(base_spec):
-        return complete_responses(base_spec)
+        return complete_responses(base_spec, _streamed(endpoints))
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         item = paths.setdefault(template_path(endpoint.path), {})
@@ -152,8 +164,9 @@ def build_openapi(
     endpoints: Iterable[Endpoint], title: str, base_spec: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """An OpenAPI 3.1 document of `endpoints`, or of `base_spec` if it is OpenAPI 3."""
+    endpoints = list(endpoints)
     if base_spec and str(base_spec.get("openapi", "")).startswith("3"):
-        return complete_responses(base_spec)
+        return complete_responses(base_spec, _streamed(endpoints))
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         item = paths.setdefault(template_path(endpoint.path), {})

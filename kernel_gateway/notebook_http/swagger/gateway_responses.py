@@ -4,7 +4,9 @@ builders.py passes each finished document, built or the notebook's own, through
 `complete_responses`: responses of statuses that carry no body (1xx, 204, 205, 304) lose
 their `schema` or `content`, and each operation documents the errors the gateway itself
 answers with JSON `{"reason", "message"}` (the `Error` schema), unless it already
-documents that status.
+documents that status. Every operation but a STREAM one (marked `x-kernel-gateway-stream`)
+also offers its run as Server-Sent Events: `text/event-stream` in its `produces`, or in the
+content of its 200 response.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from typing import Any
 
 from ..endpoints import METHODS
 from .conversion import JSON, has_body
+
+EVENT_STREAM = "text/event-stream"
+STREAM_KEY = "x-kernel-gateway-stream"  # a STREAM endpoint: its body is sent as printed
+DEFAULT_TYPE = "text/plain"
+EVENTS_DESCRIPTION = "With Accept: text/event-stream, the run's outputs as Server-Sent Events"
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -70,8 +77,24 @@ def _produce_json(spec: Mapping[str, Any], operation: dict[str, Any]) -> None:
         operation["produces"] = [*produces, JSON]
 
 
-def complete_responses(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the Swagger 2.0 or OpenAPI 3 `spec` completed as the module says."""
+def _offer_events(spec: Mapping[str, Any], operation: dict[str, Any], swagger: bool) -> None:
+    """Document the Server-Sent Events answer that any non-STREAM operation can give."""
+    if swagger:
+        produces = list(operation.get("produces", spec.get("produces", []))) or [DEFAULT_TYPE]
+        if EVENT_STREAM not in produces:
+            operation["produces"] = [*produces, EVENT_STREAM]
+        return
+    responses = operation.setdefault("responses", {})
+    ok = responses.setdefault("200", {"description": EVENTS_DESCRIPTION})
+    if isinstance(ok, dict) and "$ref" not in ok:
+        ok.setdefault("content", {}).setdefault(EVENT_STREAM, {"schema": {"type": "string"}})
+
+
+def complete_responses(
+    spec: Mapping[str, Any], streamed: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """A copy of the Swagger 2.0 or OpenAPI 3 `spec` completed as the module says;
+    `streamed`: the operationIds of STREAM endpoints (the notebook's own document)."""
     out = copy.deepcopy(dict(spec))
     swagger = "swagger" in out
     schemas = (
@@ -81,6 +104,10 @@ def complete_responses(spec: Mapping[str, Any]) -> dict[str, Any]:
     ref = ("#/definitions/" if swagger else "#/components/schemas/") + name
     used = False
     for operation in operations(out):
+        if operation.get("operationId") in streamed:
+            operation[STREAM_KEY] = True
+        if not operation.get(STREAM_KEY):
+            _offer_events(out, operation, swagger)
         responses = operation.setdefault("responses", {})
         _drop_bodies(responses, swagger)
         declared = {str(status) for status in responses}

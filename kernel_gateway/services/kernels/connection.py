@@ -27,6 +27,7 @@ from .messages import KernelMessage, dump, new_header
 
 DELIMITER = b"<IDS|MSG>"
 REQUEST_CHANNELS = ("shell", "control", "stdin")
+DRAIN_BYTES = 1 << 20  # read at most about this much per turn of the event loop
 UNANSWERED_CHANNELS = ("control", "stdin")  # no reply proves these connected: watch handshakes
 
 Receiver = Callable[[KernelMessage], None]
@@ -142,14 +143,22 @@ class KernelConnection:
         return bool(self._sockets)
 
     def _drain(self, channel: str, socket: zmq.Socket) -> None:
-        """Read every message waiting on `socket`.
+        """Read the messages waiting on `socket`, up to DRAIN_BYTES of them per turn.
 
         Its FD only signals edges: asking for EVENTS until POLLIN is gone re-arms it (and is
-        cheaper than a receive that fails with Again).
+        cheaper than a receive that fails with Again). A kernel that floods its outputs must
+        not starve the loop (the responses it feeds are written in between): past
+        DRAIN_BYTES, the rest is read on a later turn.
         """
+        read = 0
         try:
             while cast(int, socket.get(zmq.EVENTS)) & zmq.POLLIN:
-                self._receive(channel, socket.recv_multipart(zmq.NOBLOCK))
+                if read > DRAIN_BYTES:
+                    self._loop.call_soon(self._drain, channel, socket)
+                    return
+                frames = socket.recv_multipart(zmq.NOBLOCK)
+                read += sum(len(frame) for frame in frames)
+                self._receive(channel, frames)
         except zmq.ZMQError:  # closed under us (kernel shut down meanwhile)
             return
 

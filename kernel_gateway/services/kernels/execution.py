@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ...errors import CellTimeout, KernelUnavailable
 from .connection import KernelConnection
@@ -29,6 +29,22 @@ class ExecutionResult:
     display_data: tuple[dict[str, Any], ...] = ()
     error: tuple[str, str, tuple[str, ...]] | None = None
     user_expressions: dict[str, Any] = field(default_factory=dict)
+
+
+OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+
+
+class OutputSink(Protocol):
+    """Takes a request's outputs as they arrive (a streamed or size-bounded response).
+
+    `collect` hands it every stream, display_data, execute_result and error message of the
+    request, as the kernel sends them; streams are then not kept in the `Outputs`. Failing
+    `stopped` with an exception ends the request at once: `collect` raises it.
+    """
+
+    stopped: asyncio.Future[None]
+
+    def output(self, message: KernelMessage) -> None: ...
 
 
 @dataclass
@@ -52,9 +68,14 @@ class Outputs:
     comm_data: list[dict[str, Any]] = field(default_factory=list)
     idle: bool = False
     session: str = ""  # the kernel session id in the idle status's header
+    sink: OutputSink | None = None
 
     def add(self, message: KernelMessage) -> None:
         kind = message.msg_type
+        if self.sink is not None and kind in OUTPUT_TYPES:
+            self.sink.output(message)
+            if kind == "stream":
+                return
         if kind == "stream":
             content = message.content
             target = self.stderr if content.get("name") == "stderr" else self.stdout
@@ -98,6 +119,22 @@ class Outputs:
         )
 
 
+async def _all_done(
+    pending: Sequence[Outputs], timeout: float | None, stopped: asyncio.Future[None] | None
+) -> None:
+    """Wait until every request is done; raise CellTimeout after `timeout` seconds, or what
+    `stopped` fails with first."""
+    gathered = asyncio.gather(*(outputs.done for outputs in pending))
+    waits: set[asyncio.Future[Any]] = {gathered} if stopped is None else {gathered, stopped}
+    done, _ = await asyncio.wait(waits, timeout=timeout or None, return_when="FIRST_COMPLETED")
+    if gathered not in done:
+        gathered.cancel()  # its outputs will never be read: no error left unretrieved
+        if stopped is not None and stopped.done():
+            stopped.result()  # raises why the sink stopped the request
+        raise CellTimeout(f"The request took longer than {timeout} seconds")
+    gathered.result()
+
+
 def execute_request(code: str, user_expressions: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The content of an execute_request for `code`, as the gateway runs cells."""
     return {
@@ -115,14 +152,17 @@ async def execute(
     codes: Sequence[str],
     timeout: float | None = None,
     user_expressions: Mapping[str, str] | None = None,
+    sink: OutputSink | None = None,
 ) -> list[ExecutionResult]:
     """Run `codes` in order on one kernel and return each one's result.
 
     All requests are sent at once. The kernel evaluates `user_expressions` after each code
-    that succeeds and returns them in its reply. Raises what `collect` raises.
+    that succeeds and returns them in its reply. `sink` takes the first code's outputs as
+    they arrive. Raises what `collect` raises.
     """
     requests = [("execute_request", execute_request(code, user_expressions)) for code in codes]
-    return [outputs.result() for outputs in await collect(connection, requests, timeout)]
+    results = await collect(connection, requests, timeout, sink=sink)
+    return [outputs.result() for outputs in results]
 
 
 async def collect(
@@ -130,15 +170,20 @@ async def collect(
     requests: Sequence[tuple[str, dict[str, Any]]],
     timeout: float | None = None,
     awaits_reply: bool = True,
+    sink: OutputSink | None = None,
 ) -> list[Outputs]:
     """Send shell `requests` (msg_type, content) at once; return each one's outputs.
 
-    Raises CellTimeout when they take longer than `timeout` seconds (None or 0: no limit),
-    leaving the busy kernel to the caller; KernelUnavailable when the kernel dies, restarts or
-    shuts down meanwhile (KernelQueueFull when it is not reading its messages).
+    `sink` takes the first request's outputs as they arrive (the endpoint's own, when a
+    ResponseInfo request follows it). Raises CellTimeout when they take longer than
+    `timeout` seconds (None or 0: no limit), leaving the busy kernel to the caller;
+    KernelUnavailable when the kernel dies, restarts or shuts down meanwhile
+    (KernelQueueFull when it is not reading its messages); what `sink.stopped` fails with.
     """
     loop = asyncio.get_running_loop()
     pending = [Outputs(loop.create_future(), awaits_reply) for _ in requests]
+    if sink is not None and pending:
+        pending[0].sink = sink
 
     def fail(state: str) -> None:
         failure = KernelUnavailable(f"The kernel was {state} while running the request")
@@ -159,11 +204,7 @@ async def collect(
     try:
         for (msg_type, content), outputs in zip(requests, pending, strict=True):
             msg_ids.append(connection.request("shell", msg_type, content, outputs.add))
-        await asyncio.wait_for(
-            asyncio.gather(*(outputs.done for outputs in pending)), timeout or None
-        )
-    except asyncio.TimeoutError as err:
-        raise CellTimeout(f"The request took longer than {timeout} seconds") from err
+        await _all_done(pending, timeout, sink.stopped if sink is not None else None)
     finally:
         unsubscribe()
         for msg_id in msg_ids:

@@ -8,6 +8,7 @@ messages the gateway makes itself (headers, synthetic status) and the protocol's
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import time
@@ -72,6 +73,54 @@ class KernelMessage:
     @property
     def buffers(self) -> list[bytes]:
         return self.parts[4:]
+
+
+STREAM_HEAD = re.compile(rb'\{\s*"name"\s*:\s*"(stdout|stderr)"\s*,\s*"text"\s*:\s*"')
+STREAM_TAIL = re.compile(rb'"\s*\}\s*\Z')
+
+
+def text_span(message: KernelMessage) -> tuple[str, int, int] | None:
+    """The name of a stream message and where its text's JSON string literal lies in the raw
+    content (quotes included), when the content has the shape the protocol gives it:
+    `{"name", "text"}`, in that order. None for any other content (decode it as JSON)."""
+    raw = message.parts[3]
+    head = STREAM_HEAD.match(raw)
+    tail = STREAM_TAIL.search(raw, len(raw) - 8) if head else None
+    if head is None or tail is None:
+        return None
+    return head.group(1).decode(), head.end() - 1, tail.start() + 1
+
+
+def stream_literal(message: KernelMessage) -> tuple[str, bytes | memoryview]:
+    """The name (stdout or stderr) and the text of a stream message as a JSON string
+    literal: a view of the raw content when it can be (no decoding, no copy)."""
+    span = text_span(message)
+    if span is not None:
+        name, start, end = span
+        return name, memoryview(message.parts[3])[start:end]
+    content = message.content
+    name = "stderr" if content.get("name") == "stderr" else "stdout"
+    return name, json.dumps(str(content.get("text", "")), ensure_ascii=False).encode()
+
+
+def stream_output(message: KernelMessage) -> tuple[str, bytes]:
+    """The name (stdout or stderr) and the UTF-8 text of a stream message.
+
+    A cell that prints a lot sends large stream messages. When the text's JSON literal holds
+    only escapes that JSON and Python bytes literals share (no `\\u`, no `\\/`), it is
+    unescaped straight into bytes: one copy of the text instead of three (decoded JSON,
+    str, encoded str). Any other content is decoded as JSON.
+    """
+    span = text_span(message)
+    raw = message.parts[3]
+    if span is not None:
+        name, start, end = span
+        start, end = start + 1, end - 1
+        if raw.find(b"\\u", start, end) < 0 and raw.find(b"\\/", start, end) < 0:
+            return name, codecs.escape_decode(memoryview(raw)[start:end])[0]
+    content = message.content
+    name = "stderr" if content.get("name") == "stderr" else "stdout"
+    return name, str(content.get("text", "")).encode("utf-8", "replace")
 
 
 def iso_now() -> str:

@@ -2,6 +2,7 @@
 
 Each kernel is lent to one request at a time; a request borrows the kernel idle longest (so
 sequential requests go round robin) or waits in a FIFO queue. A kernel whose request timed out
+(or was stopped by the gateway: its client left, its response grew too large)
 is interrupted (restarted if that doesn't take) before it serves again; one that dies is
 replaced. Many pools can live on one manager, each with its own seed cells, folder and env.
 """
@@ -20,6 +21,7 @@ from ...errors import (
     CellTimeout,
     KernelQueueFull,
     KernelUnavailable,
+    RunStopped,
     UnknownKernel,
 )
 from .connection import KernelConnection
@@ -147,7 +149,7 @@ class KernelPool(Pool):
         self._all_back.clear()
         try:
             yield kernel.connection
-        except (CellTimeout, KernelQueueFull):  # alive but stuck: free it before reuse
+        except (CellTimeout, KernelQueueFull, RunStopped):  # alive but busy: free it first
             self.tasks.run(self._recover(kernel), f"kernel {kernel.id}")
             raise
         except KernelUnavailable:

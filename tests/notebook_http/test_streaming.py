@@ -1,0 +1,270 @@
+"""Streamed answers with real kernels: Server-Sent Events, STREAM endpoints (chunked), client
+disconnects, timeouts, max_response_size and slow readers."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import Gateway, GatewayFactory, write_notebook
+from streaming_client import events, open_stream, read_all
+from test_http_pool import wait_until
+
+MiB = 1 << 20
+SEED = """import json, os, sys, time
+def arg(name, default=""):
+    return json.loads(REQUEST)["args"].get(name, [default])[0]
+def wait_for(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+"""
+CELLS = (
+    SEED,
+    "# GET /pid\nprint(os.getpid())",
+    "# GET /steps\nprint('first', flush=True)\nwait_for(arg('flag'))\n"
+    "print('oops', file=sys.stderr, flush=True)\n"
+    "display({'text/html': '<b>x</b>'}, raw=True)\n42",
+    "# ResponseInfo GET /steps\nprint(json.dumps({'status': 201, 'headers': {'X-A': 1}}))",
+    "# GET /quiet\nwait_for(arg('flag'))\nprint('done')",
+    "# GET /fail\nprint('before', flush=True)\nraise ValueError('boom')",
+    "# STREAM POST /rows\nprint(json.dumps({'row': 0}), flush=True)\nwait_for(arg('flag'))\n"
+    "print(json.dumps({'row': 1}), flush=True)",
+    "# ResponseInfo POST /rows\n"
+    "print(json.dumps({'status': 202, 'headers': {'Content-Type': 'application/x-ndjson'}}))",
+    "# STREAM GET /early-fail\nraise ValueError('early')",
+    "# STREAM GET /late-fail\nprint('partial', flush=True)\nraise ValueError('late')",
+    "# GET /forever\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.02)",
+    "# STREAM GET /ticks\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.02)",
+    "# GET /flood\nline = 'x' * 1023\n"
+    "for _ in range(int(arg('mb', '1')) * 1024):\n    print(line, flush=True)",
+    "# STREAM GET /stream-flood\nline = 'x' * 1023\n"
+    "for _ in range(int(arg('mb', '1')) * 1024):\n    print(line, flush=True)",
+    "# GET /counted\nprint('one', flush=True)\nprint('two')",
+    "# STREAM GET /counted-chunks\nprint('one', flush=True)\nprint('two')",
+    "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
+)
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_notebook(tmp_path_factory.mktemp("streaming") / "streaming.ipynb", *CELLS)
+
+
+@pytest.fixture(scope="module")
+def gateway(module_gateway_factory: GatewayFactory, notebook: Path) -> Gateway:
+    return module_gateway_factory(
+        "--api=notebook-http",
+        f"--seed_uri={notebook}",
+        "--NotebookHTTPPersonality.sse_ping_interval=0.2",
+        f"--NotebookHTTPPersonality.max_response_size={4 * MiB}",
+        f"--NotebookHTTPPersonality.stream_buffer_size={MiB}",
+        ready_path="/pid",
+    )
+
+
+def flag(folder: Path) -> Path:
+    return folder / f"flag-{uuid.uuid4().hex}"
+
+
+def pid_of(gateway: Gateway) -> int:
+    """The pid of the (only) kernel, once it is free again."""
+    status, _, body = gateway.request("GET", "/pid")
+    assert status == 200, body
+    return int(body)
+
+
+# -- Server-Sent Events -----------------------------------------------------------------------
+
+
+def test_events_come_in_order_the_first_while_the_cell_runs(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    done = flag(tmp_path)
+    connection, response = open_stream(gateway, f"/steps?flag={done}")
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "text/event-stream; charset=utf-8"
+    assert response.getheader("Cache-Control") == "no-cache"
+    stream = events(response)
+    assert next(stream) == ("stdout", "first\n")  # the cell waits for `done` meanwhile
+    done.touch()
+    assert list(stream) == [
+        ("stderr", "oops\n"),
+        ("display", {"text/html": "<b>x</b>"}),
+        ("result", {"text/plain": "42"}),
+        ("end", {"status": 201, "headers": {"X-A": "1"}}),
+    ]
+    connection.close()
+
+
+def test_an_idle_stream_gets_pings(gateway: Gateway, tmp_path: Path) -> None:
+    done = flag(tmp_path)
+    connection, response = open_stream(gateway, f"/quiet?flag={done}")
+    stream = events(response)
+    assert next(stream) == (":", "ping")
+    done.touch()
+    rest = [item for item in stream if item[0] != ":"]
+    assert rest == [("stdout", "done\n"), ("end", {"status": 200, "headers": {}})]
+    connection.close()
+
+
+def test_a_failing_cell_gives_its_error_event_then_end_500(gateway: Gateway) -> None:
+    connection, response = open_stream(gateway, "/fail")
+    assert [item for item in events(response) if item[0] != ":"] == [
+        ("stdout", "before\n"),
+        ("error", {"ename": "ValueError", "evalue": "boom"}),
+        ("end", {"status": 500, "headers": {}}),
+    ]
+    connection.close()
+
+
+def test_without_the_accept_header_the_answer_is_buffered(gateway: Gateway, tmp_path: Path) -> None:
+    done = flag(tmp_path)
+    done.touch()
+    status, headers, body = gateway.request("GET", f"/steps?flag={done}")
+    assert (status, headers["X-A"], body) == (201, "1", b"first\n")
+
+
+# -- STREAM endpoints (chunked) ------------------------------------------------------------
+
+
+def test_stream_endpoint_sends_its_declared_head_then_each_chunk_as_it_comes(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    done = flag(tmp_path)
+    connection, response = open_stream(gateway, f"/rows?flag={done}", "POST", "*/*")
+    assert response.status == 202
+    assert response.getheader("Content-Type") == "application/x-ndjson"
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    assert response.read1(65536) == b'{"row": 0}\n'  # the cell waits for `done` meanwhile
+    done.touch()
+    assert read_all(response) == (b'{"row": 1}\n', True)
+    connection.close()
+
+
+def test_stream_endpoint_failing_before_its_first_chunk_is_a_json_500(gateway: Gateway) -> None:
+    status, body = gateway.json("GET", "/early-fail")
+    assert status == 500
+    assert body["message"].startswith('cell 9 "# STREAM GET /early-fail": ValueError: early')
+
+
+def test_stream_endpoint_failing_after_a_chunk_ends_without_the_last_chunk(
+    gateway: Gateway,
+) -> None:
+    connection, response = open_stream(gateway, "/late-fail", accept="*/*")
+    assert response.status == 200
+    assert read_all(response) == (b"partial\n", False)
+    connection.close()
+    pid_of(gateway)
+
+
+def test_stream_endpoint_ignores_the_accept_header(gateway: Gateway, tmp_path: Path) -> None:
+    done = flag(tmp_path)
+    done.touch()
+    connection, response = open_stream(gateway, f"/rows?flag={done}", "POST")
+    assert response.getheader("Content-Type") == "application/x-ndjson"
+    assert read_all(response) == (b'{"row": 0}\n{"row": 1}\n', True)
+    connection.close()
+
+
+# -- the client going away, limits ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "accept"), [("/forever", "text/event-stream"), ("/ticks", "*/*")])
+def test_a_client_that_leaves_mid_stream_interrupts_the_cell(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    connection, response = open_stream(gateway, path, accept=accept)
+    assert b"tick" in response.read1(65536)
+    connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    connection.close()
+    assert pid_of(gateway) == pid  # the cell that never ends was interrupted, not restarted
+
+
+def test_a_buffered_body_over_max_response_size_is_500_and_interrupts(gateway: Gateway) -> None:
+    pid = pid_of(gateway)
+    status, body = gateway.json("GET", "/flood?mb=5")
+    assert status == 500
+    assert body["message"] == f"The response is larger than max_response_size ({4 * MiB} bytes)"
+    assert pid_of(gateway) == pid
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"), [("/flood", "text/event-stream"), ("/stream-flood", "*/*")]
+)
+def test_a_streamed_body_over_max_response_size_is_cut(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    connection, response = open_stream(gateway, f"{path}?mb=8", accept=accept)
+    body, ended = read_all(response)
+    assert not ended
+    assert 0 < len(body) <= 4 * MiB + 64 * 1024  # the limit, and the SSE framing
+    connection.close()
+    assert pid_of(gateway) == pid
+
+
+def test_a_slow_reader_gets_cut_past_stream_buffer_size(gateway: Gateway) -> None:
+    pid = pid_of(gateway)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert pid_of(gateway) == pid  # free again: the stream was cut, the cell stopped
+        received = b""
+        while data := sock.recv(1 << 20):
+            received += data
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert b"Transfer-Encoding: chunked" in head
+    assert not body.endswith(b"0\r\n\r\n")  # no last chunk: the client can tell
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"), [("/counted", "text/event-stream"), ("/counted-chunks", "*/*")]
+)
+def test_streamed_bytes_are_counted_in_the_metrics(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    connection, response = open_stream(gateway, path, accept=accept)
+    body, ended = read_all(response)
+    connection.close()
+    assert ended
+    line = f'kernel_gateway_response_bytes_total{{app="/",endpoint="{path}"}} {float(len(body))}'
+    wait_until(lambda: line in gateway.request("GET", "/metrics")[2].decode(), "the count")
+
+
+# -- request_timeout mid stream ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def timed(module_gateway_factory: GatewayFactory, notebook: Path) -> Gateway:
+    return module_gateway_factory(
+        "--api=notebook-http",
+        f"--seed_uri={notebook}",
+        "--NotebookHTTPPersonality.request_timeout=1",
+        ready_path="/pid",
+    )
+
+
+def test_timeout_mid_event_stream_ends_with_an_error_event(timed: Gateway) -> None:
+    connection, response = open_stream(timed, "/forever")
+    seen = [item for item in events(response) if item[0] != ":"]
+    assert seen[0] == ("stdout", "tick\n")
+    assert seen[-1] == (
+        "error",
+        {"ename": "CellTimeout", "evalue": "The request took longer than 1.0 seconds"},
+    )
+    assert {name for name, _ in seen[:-1]} == {"stdout"}  # no end event
+    connection.close()
+    wait_until(lambda: timed.request("GET", "/pid")[0] == 200, "the kernel's return")
+
+
+def test_timeout_mid_chunked_stream_closes_without_the_last_chunk(timed: Gateway) -> None:
+    connection, response = open_stream(timed, "/ticks", accept="*/*")
+    body, ended = read_all(response)
+    assert body.startswith(b"tick\n")
+    assert not ended
+    connection.close()
+    wait_until(lambda: timed.request("GET", "/pid")[0] == 200, "the kernel's return")

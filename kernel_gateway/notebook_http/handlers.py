@@ -23,7 +23,7 @@ from ..errors import (
 from ..services.kernels.execution import ExecutionResult
 from .app import Live, NotebookApp
 from .endpoints import Endpoint, Route
-from .request import build_request
+from .request import build_request, hide_request
 from .streaming.delivery import Delivery, choose_delivery
 from .version import AppVersion
 
@@ -91,6 +91,7 @@ class EndpointHandler(GatewayHandler):
         self.received = 0
         self.uploaded = False
         self.document: str | None = None
+        self.request_text = ""  # the REQUEST value, once the body is in
         self.endpoint_record: EndpointRecord | None = None  # for metrics and the access log
         self.delivery: Delivery | None = None  # how the endpoint's answer goes out
 
@@ -177,7 +178,7 @@ class EndpointHandler(GatewayHandler):
         self.match(live.version)  # the app may have been reloaded since the headers came
         self.endpoint_settings = live.version.endpoint_settings
         endpoint = self.endpoint()
-        request_json = self.request_json(self.path_args_decoded)
+        self.request_text = request_json = self.request_json(self.path_args_decoded)
         record = self.endpoint_record
         assert record is not None  # set by `match`
         self.delivery = delivery = choose_delivery(self, endpoint, self.endpoint_settings)
@@ -292,6 +293,8 @@ class EndpointHandler(GatewayHandler):
         """The base JSON error; with show_tracebacks, a failing cell's traceback as plain text."""
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, CellError) and self.endpoint_settings.show_tracebacks:
+            settings = self.endpoint_settings
             lines = [ANSI_ESCAPE.sub("", line) for line in error.traceback]
+            lines = hide_request(lines, self.request_text, settings.language)
             error.message = "\n".join([error.message, *lines])
         super().write_error(status_code, **kwargs)

@@ -205,3 +205,11 @@ def with_request(assignment: str, source: str, comment_prefix: str) -> str:
     if first.strip().startswith(comment_prefix):
         return f"{assignment}  {first.strip()}{newline}{rest}"
     return f"{assignment}\n{source}"
+
+
+def hide_request(traceback: list[str], request_json: str, language: str) -> list[str]:
+    """A failing cell's traceback `lines` without the REQUEST assignment that the execute path
+    put before the cell's code: a traceback quotes the lines around the error, and the
+    request (its headers, credentials included) is not the cell's code."""
+    assignment = request_assignment(request_json, language)
+    return [line.replace(f"{assignment}  ", "").replace(assignment, "") for line in traceback]

@@ -81,3 +81,25 @@ def test_kg_show_tracebacks_gives_the_traceback_as_plain_text(guarded: Gateway) 
     assert "Traceback (most recent call last)" in body["message"]
     assert "----> 2 raise ValueError(" in body["message"]  # the line in the user's cell
     assert "\x1b" not in body["message"]
+
+
+def test_a_traceback_never_shows_the_request(
+    guarded: Gateway, gateway_factory: GatewayFactory
+) -> None:
+    """The execute path puts the REQUEST assignment on the annotation's line; the traceback
+    quotes that line as the fast path shows it, without the request's headers."""
+    env = {
+        "KG_API": "notebook-http",
+        "KG_SEED_URI": str(API),
+        "KG_SHOW_TRACEBACKS": "true",
+        "KG_FAST_PATH": "false",
+    }
+    executes = gateway_factory("--auth_token=t", "--base_url=/base", env=env, ready_path="/seeded")
+    secret = {"X-Secret": "s3cr3t"}
+    fast, execute = (server.json("GET", "/fail", headers=secret) for server in (guarded, executes))
+    assert execute == fast
+    status, body = execute
+    assert status == 500
+    assert "1 # GET /fail\n" in body["message"]
+    assert "s3cr3t" not in body["message"]
+    assert "token t" not in body["message"]

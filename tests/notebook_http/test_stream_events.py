@@ -71,6 +71,22 @@ def test_stream_content_of_another_shape_is_decoded() -> None:
     assert b"".join(output_event(found)) == b'event: stderr\ndata: "x\\n"\n\n'
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"name": "stdout", "text": "a", "more": "b"},  # keys the protocol doesn't have
+        {"name": "stdout", "text": "a\\", "x": "\\"},
+        {"name": "stdout", "text": 'ends with a backslash \\" and a quote'},
+        {"name": "stdout", "text": '"quoted" at both ends"'},
+    ],
+)
+def test_stream_content_with_quotes_is_read_as_json(content: dict[str, str]) -> None:
+    found = message("stream", content)
+    assert stream_output(found) == ("stdout", content["text"].encode())
+    name, literal = stream_literal(found)
+    assert (name, json.loads(bytes(literal))) == ("stdout", content["text"])
+
+
 def test_output_events_of_each_kind() -> None:
     bundle = {"text/plain": "1"}
     stream = message("stream", {"name": "stdout", "text": "hi\n"})

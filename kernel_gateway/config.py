@@ -98,6 +98,15 @@ def class_options(cls: type[HasTraits]) -> dict[str, TraitType]:
     }
 
 
+def section_help(cls: type[HasTraits], text: str, base: str) -> str:
+    """traitlets' help `text` of `cls`, headed `Cls(base) options`: its option mixins are
+    not sections of their own, so the header doesn't name them."""
+    lines = text.split("\n")
+    header = f"{cls.__name__}({base}) options"
+    lines[:2] = [header, "-" * len(header)]
+    return "\n".join(lines)
+
+
 def env_config(
     classes: Iterable[type[Configurable]], environ: Mapping[str, str] = os.environ
 ) -> Config:

@@ -24,7 +24,7 @@ from ._version import __version__
 from .access_log import AccessLog
 from .base.handlers import APIVersionHandler, NotFoundHandler
 from .base.routing import under
-from .config import OnceEach, env_config, unset_in
+from .config import OnceEach, env_config, section_help, unset_in
 from .errors import StartupError
 from .kernel_options import UNUSED_SERVER_OPTIONS, KernelOptions
 from .operations.risks import risky_settings
@@ -70,10 +70,7 @@ class KernelGatewayApp(ServerOptions, KernelOptions, JupyterApp):
     def class_get_help(cls, inst: HasTraits | None = None) -> str:
         """traitlets' help of the class, headed as `KernelGatewayApp(JupyterApp) options`:
         the option mixins are not sections of their own."""
-        lines = super().class_get_help(inst).split("\n")
-        header = f"{cls.__name__}(JupyterApp) options"
-        lines[:2] = [header, "-" * len(header)]
-        return "\n".join(lines)
+        return section_help(cls, super().class_get_help(inst), "JupyterApp")
 
     def get_default_logging_config(self) -> dict[str, Any]:
         """Text lines in one format (LOG_FORMAT), or JSON lines (json_logs.py) for json.

@@ -44,6 +44,7 @@ CELLS = (
     "# GET /counted\nprint('one', flush=True)\nprint('two')",
     "# STREAM GET /counted-chunks\nprint('one', flush=True)\nprint('two')",
     "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
+    "# GET /endless-unflushed\nline = 'x' * 1023\nwhile True:\n    print(line)",
 )
 
 
@@ -186,6 +187,18 @@ def test_a_client_that_leaves_mid_stream_interrupts_the_cell(
 def test_a_buffered_body_over_max_response_size_is_500_and_interrupts(gateway: Gateway) -> None:
     pid = pid_of(gateway)
     status, body = gateway.json("GET", "/flood?mb=5")
+    assert status == 500
+    assert body["message"] == f"The response is larger than max_response_size ({4 * MiB} bytes)"
+    assert pid_of(gateway) == pid
+
+
+def test_a_cell_printing_without_end_is_cut_though_its_answer_is_buffered(
+    gateway: Gateway,
+) -> None:
+    """The fast path lets a buffered request's prints wait for its end, but only up to a
+    limit: past it they flow as they come, so max_response_size still stops the cell."""
+    pid = pid_of(gateway)
+    status, body = gateway.json("GET", "/endless-unflushed")
     assert status == 500
     assert body["message"] == f"The response is larger than max_response_size ({4 * MiB} bytes)"
     assert pid_of(gateway) == pid

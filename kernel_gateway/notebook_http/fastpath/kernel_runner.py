@@ -3,7 +3,8 @@
 """kernel_gateway's request runner, run INSIDE an IPython kernel (sent as source at seed time).
 
 It registers the comm target `kernel_gateway.fastpath`. The gateway opens one comm and sends
-one comm_msg per request: {"key", "request", "source"?, "info"?}. The first message of a key
+one comm_msg per request: {"key", "request", "source"?, "info"?, "hold"?} ("hold": the
+output is read at the end, so the streams may hold it until then). The first message of a key
 carries the endpoint's source (and ResponseInfo source); both are transformed by IPython's own
 input transformers and AST transformers and compiled once, the last expression apart in
 "single" mode so that its value goes through IPython's displayhook (an execute_result). Each
@@ -28,6 +29,7 @@ def __kernel_gateway_install_fastpath__(target_name, version):
     from IPython import get_ipython
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
+    HOLD_LIMIT = 1 << 20  # characters a request's stream may hold before it flushes as usual
     shell = get_ipython()
     kernel = shell.kernel
     prepared = {}
@@ -101,6 +103,35 @@ def __kernel_gateway_install_fastpath__(target_name, version):
             }
         return {"status": "ok", "stdout": printed.getvalue()}
 
+    @contextlib.contextmanager
+    def held(stream):
+        """While a request whose output is read at its end runs, `stream` (ipykernel 7's
+        OutStream, private names) sends what it is written when the request ends rather than
+        every flush_interval: with a flush marked pending, a print schedules no flush on the
+        IO thread (ipykernel flushes stdout and stderr itself once the request is handled,
+        which clears the mark). Past HOLD_LIMIT characters the mark goes and a flush is
+        scheduled, so a cell that prints a lot sends it as it goes, as without this."""
+        if getattr(stream, "_flush_pending", True) or not hasattr(stream, "_schedule_flush"):
+            yield
+            return
+        written = 0
+        write = stream.write
+
+        def counted(text):
+            nonlocal written
+            written += len(text)
+            if written > HOLD_LIMIT and vars(stream).pop("write", None) is not None:
+                stream._flush_pending = False
+                stream._schedule_flush()
+            return write(text)
+
+        stream._flush_pending = True
+        stream.write = counted
+        try:
+            yield
+        finally:
+            vars(stream).pop("write", None)
+
     def handle(comm, data):
         key = data["key"]
         if "source" in data:
@@ -111,7 +142,12 @@ def __kernel_gateway_install_fastpath__(target_name, version):
             return
         code, info_code = entry
         shell.user_ns["REQUEST"] = data["request"]
-        if not run(code):  # as an execute_reply's status (a UsageError sends no error)
+        with contextlib.ExitStack() as holding:
+            if data.get("hold"):
+                holding.enter_context(held(sys.stdout))
+                holding.enter_context(held(sys.stderr))
+            ran = run(code)
+        if not ran:  # as an execute_reply's status (a UsageError sends no error)
             comm.send({"status": "error"})
         elif info_code is not None:
             comm.send({"status": "ok", "info": run_info(info_code)})

@@ -26,7 +26,7 @@ from ...services.kernels.execution import (
 )
 
 TARGET_NAME = "kernel_gateway.fastpath"
-RUNNER_VERSION = "2"
+RUNNER_VERSION = "3"
 INSTALL_TIMEOUT = 30.0
 RUNNER_SOURCE = Path(__file__).with_name("kernel_runner.py").read_text(encoding="utf-8")
 INSTALL_CODE = (
@@ -91,6 +91,8 @@ class FastRunner:
         what `collect` raises: CellTimeout, KernelUnavailable, KernelQueueFull.
         """
         data: dict[str, Any] = {"key": key, "request": request}
+        if sink is None or not sink.live:  # output is read at the end: the kernel may hold it
+            data["hold"] = True
         if key not in self.known:
             data.update(source=source, info=info)
         outputs = await self.send(data, timeout, sink)

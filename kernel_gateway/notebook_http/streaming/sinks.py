@@ -32,6 +32,8 @@ def stdout_bytes(message: KernelMessage) -> bytes | None:
 class RunSink:
     """What every sink has: the future that ends the run early."""
 
+    live = False  # a client reads the outputs as they arrive
+
     def __init__(self) -> None:
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -90,6 +92,8 @@ class BufferedBody(RunSink):
 class EventSink(RunSink):
     """Each output as an event, pushed to a writer that pings while the cell is silent."""
 
+    live = True
+
     def __init__(self, send: Send, settings: StreamSettings) -> None:
         super().__init__()
         self.writer = StreamWriter(send, self.stop, settings, PING)
@@ -102,6 +106,8 @@ class EventSink(RunSink):
 class ChunkSink(RunSink):
     """stdout pieces written as they come; `commit` sets status and headers before the
     first one (the first flush sends them)."""
+
+    live = True
 
     def __init__(self, send: Send, settings: StreamSettings, commit: Callable[[], None]) -> None:
         super().__init__()

@@ -43,6 +43,7 @@ class OutputSink(Protocol):
     """
 
     stopped: asyncio.Future[None]
+    live: bool  # a client reads the outputs as they arrive (an event stream, a chunked body)
 
     def output(self, message: KernelMessage) -> None: ...
 

@@ -45,6 +45,8 @@ CELLS = (
     "# STREAM GET /counted-chunks\nprint('one', flush=True)\nprint('two')",
     "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
     "# GET /endless-unflushed\nline = 'x' * 1023\nwhile True:\n    print(line)",
+    "# GET /touch\nopen(arg('path'), 'w').close()",
+    "# STREAM GET /stream-touch\nopen(arg('path'), 'w').close()",
 )
 
 
@@ -182,6 +184,38 @@ def test_a_client_that_leaves_mid_stream_interrupts_the_cell(
     connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
     connection.close()
     assert pid_of(gateway) == pid  # the cell that never ends was interrupted, not restarted
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [("/touch", "*/*"), ("/touch", "text/event-stream"), ("/stream-touch", "*/*")],
+)
+def test_a_client_that_leaves_while_queued_runs_nothing(
+    gateway: Gateway, tmp_path: Path, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    done, touched = flag(tmp_path), flag(tmp_path)
+    holder, held = open_stream(gateway, f"/quiet?flag={done}")  # the only kernel is busy
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
+        request = f"GET {path}?path={touched} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n"
+        sock.sendall(f"{request}\r\n".encode())
+    assert gateway.request("GET", "/_api/spec/swagger.json")[0] == 200  # the close is seen
+    done.touch()
+    assert [name for name, _ in events(held) if name != ":"] == ["stdout", "end"]
+    holder.close()
+    assert pid_of(gateway) == pid  # the kernel served the next request, not restarted
+    assert not touched.exists()  # the request of the client that left never ran
+
+
+@pytest.mark.parametrize(("path", "accept"), [("/forever", "text/event-stream"), ("/ticks", "*/*")])
+def test_a_client_that_leaves_at_once_interrupts_the_cell(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    for _ in range(5):  # the interrupt often comes before the kernel has started the cell
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n".encode())
+        assert pid_of(gateway) == pid  # interrupted once it ran, not restarted
 
 
 def test_a_buffered_body_over_max_response_size_is_500_and_interrupts(gateway: Gateway) -> None:

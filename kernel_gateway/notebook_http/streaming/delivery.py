@@ -23,7 +23,7 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
-from ...errors import CellError, GatewayError, RunStopped
+from ...errors import CellError, GatewayError, RunNotStarted, RunStopped
 from ...services.kernels.connection import KernelConnection
 from ...services.kernels.failures import cell_failure
 from ..endpoints import Endpoint
@@ -140,7 +140,7 @@ class EventDelivery(Delivery):
         try:
             await handler.flush()
         except StreamClosedError as err:
-            raise RunStopped("The client went away") from err
+            raise RunNotStarted("The client went away") from err
         self.events.writer.start()
         return await super().run(fast, kernel, request_json)
 

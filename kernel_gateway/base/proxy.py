@@ -53,6 +53,16 @@ def without_token(query: str, token: str) -> str:
     return "&".join(part for part in query.split("&") if not is_ours(part))
 
 
+def referer_without_token(referer: str, token: str) -> str:
+    """A Referer minus the gateway's `token` in its query: a browser sends the URL of the page
+    it opened with `?token=...` along with every request that page makes."""
+    address, question, query = referer.partition("?")
+    if not question:
+        return referer
+    query = without_token(query, token)
+    return f"{address}?{query}" if query else address
+
+
 def carries_token(headers: HTTPHeaders, token: str) -> bool:
     """True if the Authorization header presents the gateway's `token` (then it stays here)."""
     scheme, _, value = headers.get("Authorization", "").partition(" ")
@@ -143,7 +153,10 @@ class ProxyHandler(GatewayWebSocketHandler):
             prefix=self.prefix,
             client_ip=request.remote_ip or "",
         )
-        return request_headers(request.headers, forwarding, drop)
+        headers = request_headers(request.headers, forwarding, drop)
+        if "Referer" in headers:
+            headers["Referer"] = referer_without_token(headers["Referer"], self.policy.auth_token)
+        return headers
 
     def data_received(self, chunk: bytes) -> Any:
         return self.forward.send(chunk) if self.forward is not None else None

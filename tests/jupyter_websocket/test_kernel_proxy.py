@@ -83,6 +83,14 @@ def test_a_query_token_stays_at_the_gateway_other_parameters_pass(
     assert json.loads(raw)["query"] == "a=1&token=theirs"
 
 
+def test_the_token_in_the_referer_stays_at_the_gateway(gateway: Gateway, app: KernelApp) -> None:
+    page = f"http://127.0.0.1:{gateway.port}{app.prefix}/page"
+    for query, kept in ((f"token={TOKEN}", page), (f"a=1&token={TOKEN}", f"{page}?a=1")):
+        sent = {"Referer": f"{page}?{query}"}  # a page opened with ?token= loads its assets
+        status, _, raw = raw_request(gateway, "GET", f"{app.prefix}/echo?token={TOKEN}", sent)
+        assert (status, headers_of(json.loads(raw))["referer"]) == (200, kept)
+
+
 def test_every_method_is_forwarded(gateway: Gateway, app: KernelApp) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
         status, _, raw = raw_request(gateway, method, f"{app.prefix}/echo", auth(gateway), b"x")

@@ -91,6 +91,20 @@ def test_the_token_in_the_referer_stays_at_the_gateway(gateway: Gateway, app: Ke
         assert (status, headers_of(json.loads(raw))["referer"]) == (200, kept)
 
 
+def test_a_declared_body_over_the_limit_is_a_413(gateway: Gateway, app: KernelApp) -> None:
+    declared = 200 * MB  # over the gateway's 100 MiB; nothing of it is sent
+    sent = {**auth(gateway), "Content-Length": str(declared), "Expect": "100-continue"}
+    status, _, raw = raw_request(gateway, "PUT", f"{app.prefix}/echo", sent)
+    assert (status, error_of(raw)) == (
+        413,
+        {
+            "reason": "Request Entity Too Large",
+            "message": f"The request body is {declared} bytes; the limit is {100 * MB}",
+        },
+    )
+    assert raw_request(gateway, "GET", f"{app.prefix}/echo", auth(gateway))[0] == 200
+
+
 def test_every_method_is_forwarded(gateway: Gateway, app: KernelApp) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
         status, _, raw = raw_request(gateway, method, f"{app.prefix}/echo", auth(gateway), b"x")

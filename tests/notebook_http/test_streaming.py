@@ -46,6 +46,7 @@ CELLS = (
     "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
     "# GET /endless-unflushed\nline = 'x' * 1023\nwhile True:\n    print(line)",
     "# GET /touch\nopen(arg('path'), 'w').close()",
+    "# GET /one-line\nprint('x' * int(arg('kb', '1')) * 1024)",
     "# STREAM GET /stream-touch\nopen(arg('path'), 'w').close()",
 )
 
@@ -216,6 +217,17 @@ def test_a_client_that_leaves_at_once_interrupts_the_cell(
         with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n".encode())
         assert pid_of(gateway) == pid  # interrupted once it ran, not restarted
+
+
+def test_one_output_larger_than_the_stream_buffer_reaches_a_reader_that_keeps_up(
+    gateway: Gateway,
+) -> None:
+    connection, response = open_stream(gateway, "/one-line?kb=2048")  # the buffer is 1 MiB
+    assert list(events(response)) == [
+        ("stdout", "x" * 2 * MiB + "\n"),
+        ("end", {"status": 200, "headers": {}}),
+    ]
+    connection.close()
 
 
 def test_a_buffered_body_over_max_response_size_is_500_and_interrupts(gateway: Gateway) -> None:

@@ -99,8 +99,7 @@ class EventSink(RunSink):
         self.writer = StreamWriter(send, self.stop, settings, PING)
 
     def output(self, message: KernelMessage) -> None:
-        for piece in output_event(message):
-            self.writer.push(piece)
+        self.writer.push(*output_event(message))  # one output: its pieces pass a limit together
 
 
 class ChunkSink(RunSink):

@@ -47,6 +47,8 @@ CELLS = (
     "# GET /endless-unflushed\nline = 'x' * 1023\nwhile True:\n    print(line)",
     "# GET /touch\nopen(arg('path'), 'w').close()",
     "# GET /one-line\nprint('x' * int(arg('kb', '1')) * 1024)",
+    "# STREAM GET /sized\nprint('body', flush=True)",
+    "# ResponseInfo GET /sized\nprint(json.dumps({'headers': {'Content-Length': arg('n')}}))",
     "# STREAM GET /stream-touch\nopen(arg('path'), 'w').close()",
 )
 
@@ -161,6 +163,18 @@ def test_stream_endpoint_failing_after_a_chunk_ends_without_the_last_chunk(
     assert read_all(response) == (b"partial\n", False)
     connection.close()
     pid_of(gateway)
+
+
+@pytest.mark.parametrize("declared", ["2", "500"])
+def test_a_content_length_a_stream_endpoint_declares_is_dropped_for_chunks(
+    gateway: Gateway, declared: str
+) -> None:
+    connection, response = open_stream(gateway, f"/sized?n={declared}", accept="*/*")
+    assert (response.status, response.getheader("Content-Length")) == (200, None)
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    assert read_all(response) == (b"body\n", True)
+    connection.close()
+    assert "HTTPOutputError" not in gateway.log()
 
 
 def test_stream_endpoint_ignores_the_accept_header(gateway: Gateway, tmp_path: Path) -> None:

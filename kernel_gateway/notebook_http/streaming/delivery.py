@@ -193,13 +193,15 @@ class ChunkedDelivery(Delivery):
         return await fast.serve(kernel, body, request_json, self.settings, self.sink)
 
     def commit(self) -> None:
-        """Status and headers, set just before the first chunk goes."""
+        """Status and headers, set just before the first chunk goes (a Content-Length that
+        ResponseInfo declares is dropped: the body's length is not known, it is chunked)."""
         status, headers = self.head
         handler = self.handler
         handler.set_status(status)
         handler.clear_header("Content-Type")
         for name, value in headers:
-            handler.add_header(name, value)
+            if name.lower() != "content-length":
+                handler.add_header(name, value)
         if not any(name.lower() == "content-type" for name, _ in headers):
             handler.set_header("Content-Type", DEFAULT_CONTENT_TYPE)
 

@@ -3,6 +3,7 @@ disconnects, timeouts, max_response_size and slow readers."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import uuid
 from pathlib import Path
@@ -48,6 +49,8 @@ CELLS = (
     "# GET /touch\nopen(arg('path'), 'w').close()",
     "# GET /one-line\nprint('x' * int(arg('kb', '1')) * 1024)",
     "# STREAM GET /sized\nprint('body', flush=True)",
+    "# STREAM GET /no-body\nprint('body', flush=True)",
+    "# ResponseInfo GET /no-body\nprint(json.dumps({'status': int(arg('status'))}))",
     "# ResponseInfo GET /sized\nprint(json.dumps({'headers': {'Content-Length': arg('n')}}))",
     "# STREAM GET /stream-touch\nopen(arg('path'), 'w').close()",
 )
@@ -175,6 +178,20 @@ def test_a_content_length_a_stream_endpoint_declares_is_dropped_for_chunks(
     assert read_all(response) == (b"body\n", True)
     connection.close()
     assert "HTTPOutputError" not in gateway.log()
+
+
+def test_a_stream_endpoint_answering_without_a_body_keeps_its_connection_in_step(
+    gateway: Gateway,
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
+    for status in (204, 304):
+        connection.request("GET", f"/no-body?status={status}")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (status, b"")
+        connection.request("GET", "/pid")  # the same connection: what it reads next is this
+        response = connection.getresponse()
+        assert (response.status, response.read().strip().isdigit()) == (200, True)
+    connection.close()
 
 
 def test_stream_endpoint_ignores_the_accept_header(gateway: Gateway, tmp_path: Path) -> None:

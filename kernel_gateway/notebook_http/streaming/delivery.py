@@ -35,6 +35,8 @@ from .events import HEADERS, end_event, error_event, wants_events
 from .sinks import BufferedBody, ChunkSink, EventSink, RunSink
 from .writer import Piece, StreamWriter
 
+NO_BODY = (204, 304)  # statuses whose answer ends with its headers
+
 
 class Delivery:
     """One request's way of answering; the base is the buffered one."""
@@ -189,6 +191,7 @@ class ChunkedDelivery(Delivery):
             )
             result, _ = await fast.serve(kernel, head, request_json, self.settings)
             self.head = response_info(result)  # raises CellError or GatewayError: 500
+            self.chunks.discard = self.head[0] in NO_BODY  # or read as the next answer
         body = replace(endpoint, response_info=None)
         return await fast.serve(kernel, body, request_json, self.settings, self.sink)
 

@@ -13,6 +13,7 @@
     ├── CellError                     500  an endpoint cell raised
     ├── RunStopped                    500  the gateway stopped a running cell (client gone,
     │   │                                  a streamed response's reader too slow)
+    │   ├── RunNotStarted             500  stopped before its code was sent (kernel untouched)
     │   └── ResponseTooLarge          500  the response passed max_response_size
     ├── KernelStartFailed             500  a kernel's launch failed, or it never answered
     ├── UpstreamError                 502  a proxied server is unreachable or broke the exchange
@@ -114,6 +115,11 @@ class RunStopped(GatewayError):
     """The gateway stopped a request's cell while it ran: its client went away, or the reader
     of its streamed response fell too far behind. The kernel is interrupted before it serves
     again."""
+
+
+class RunNotStarted(RunStopped):
+    """The gateway stopped a request before its code reached the kernel (its client went away
+    while it waited): the kernel is left as it was, not interrupted."""
 
 
 class ResponseTooLarge(RunStopped):

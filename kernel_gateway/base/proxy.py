@@ -22,7 +22,7 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.httputil import HTTPHeaders
 
-from ..errors import UpstreamError
+from ..errors import PayloadTooLarge, UpstreamError
 from ..services.proxy import (
     Forwarding,
     HTTPForward,
@@ -37,6 +37,7 @@ from .handlers import AccessPolicy
 from .websocket import GatewayWebSocketHandler, OpenWebSockets
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024  # tornado's, when the server sets none
 REDIRECTED = ("GET", "HEAD")  # `/prefix` -> `/prefix/`, so that relative links work
 
 
@@ -51,6 +52,16 @@ def without_token(query: str, token: str) -> str:
         return unquote_plus(name) == "token" and hmac.compare_digest(presented, token.encode())
 
     return "&".join(part for part in query.split("&") if not is_ours(part))
+
+
+def referer_without_token(referer: str, token: str) -> str:
+    """A Referer minus the gateway's `token` in its query: a browser sends the URL of the page
+    it opened with `?token=...` along with every request that page makes."""
+    address, question, query = referer.partition("?")
+    if not question:
+        return referer
+    query = without_token(query, token)
+    return f"{address}?{query}" if query else address
 
 
 def carries_token(headers: HTTPHeaders, token: str) -> bool:
@@ -112,6 +123,7 @@ class ProxyHandler(GatewayWebSocketHandler):
         if self.is_preflight():
             return
         super().prepare()
+        self.refuse_large_body()
         self.upstream, self.prefix = await self.resolve()
         if is_upgrade(self.request.method, self.request.headers):
             return
@@ -125,6 +137,18 @@ class ProxyHandler(GatewayWebSocketHandler):
         await self.forward.open(
             self.request.method or "GET", self.target(), self.headers(), chunked
         )
+
+    def refuse_large_body(self) -> None:
+        """413 for a declared body over the server's limit, from the headers alone (tornado
+        would refuse it as a bare 400 "not valid HTTP"); the connection then closes unread."""
+        connection = self.request.connection
+        declared = self.request.headers.get("Content-Length", "")
+        if not isinstance(connection, HTTP1Connection) or not declared.isdigit():
+            return
+        limit = connection.params.max_body_size or DEFAULT_BODY_LIMIT
+        if int(declared) > limit:
+            connection.set_max_body_size(int(declared))  # or it writes its 400 after ours
+            raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}")
 
     def target(self) -> str:
         """The path and query the upstream gets."""
@@ -143,7 +167,10 @@ class ProxyHandler(GatewayWebSocketHandler):
             prefix=self.prefix,
             client_ip=request.remote_ip or "",
         )
-        return request_headers(request.headers, forwarding, drop)
+        headers = request_headers(request.headers, forwarding, drop)
+        if "Referer" in headers:
+            headers["Referer"] = referer_without_token(headers["Referer"], self.policy.auth_token)
+        return headers
 
     def data_received(self, chunk: bytes) -> Any:
         return self.forward.send(chunk) if self.forward is not None else None

@@ -83,6 +83,28 @@ def test_a_query_token_stays_at_the_gateway_other_parameters_pass(
     assert json.loads(raw)["query"] == "a=1&token=theirs"
 
 
+def test_the_token_in_the_referer_stays_at_the_gateway(gateway: Gateway, app: KernelApp) -> None:
+    page = f"http://127.0.0.1:{gateway.port}{app.prefix}/page"
+    for query, kept in ((f"token={TOKEN}", page), (f"a=1&token={TOKEN}", f"{page}?a=1")):
+        sent = {"Referer": f"{page}?{query}"}  # a page opened with ?token= loads its assets
+        status, _, raw = raw_request(gateway, "GET", f"{app.prefix}/echo?token={TOKEN}", sent)
+        assert (status, headers_of(json.loads(raw))["referer"]) == (200, kept)
+
+
+def test_a_declared_body_over_the_limit_is_a_413(gateway: Gateway, app: KernelApp) -> None:
+    declared = 200 * MB  # over the gateway's 100 MiB; nothing of it is sent
+    sent = {**auth(gateway), "Content-Length": str(declared), "Expect": "100-continue"}
+    status, _, raw = raw_request(gateway, "PUT", f"{app.prefix}/echo", sent)
+    assert (status, error_of(raw)) == (
+        413,
+        {
+            "reason": "Request Entity Too Large",
+            "message": f"The request body is {declared} bytes; the limit is {100 * MB}",
+        },
+    )
+    assert raw_request(gateway, "GET", f"{app.prefix}/echo", auth(gateway))[0] == 200
+
+
 def test_every_method_is_forwarded(gateway: Gateway, app: KernelApp) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
         status, _, raw = raw_request(gateway, method, f"{app.prefix}/echo", auth(gateway), b"x")

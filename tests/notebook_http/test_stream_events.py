@@ -15,6 +15,7 @@ from kernel_gateway.notebook_http.streaming.events import (
     wants_events,
 )
 from kernel_gateway.notebook_http.streaming.sinks import BufferedBody
+from kernel_gateway.notebook_http.streaming.writer import StreamSettings, StreamWriter
 from kernel_gateway.services.kernels.messages import KernelMessage, stream_literal, stream_output
 
 
@@ -109,3 +110,23 @@ def test_a_buffered_body_gathers_small_prints_into_blocks_and_keeps_large_ones()
     texts = ["a", "b", "x" * 10, "c", "d", "e", "f"]
     assert asyncio.run(gather(texts, 100)) == ([b"ab", b"x" * 10, b"cde", b"f"], False)
     assert asyncio.run(gather(texts, 12)) == ([], True)
+
+
+def test_an_event_larger_than_the_buffer_is_queued_whole_and_the_next_one_stops_the_run() -> None:
+    async def unsent(data: object) -> None:
+        raise AssertionError("the writer is not started: nothing is sent")
+
+    async def push() -> tuple[list[bytes], bool, list[str]]:
+        stops: list[str] = []
+        settings = StreamSettings(max_response_size=100, stream_buffer_size=4)
+        writer = StreamWriter(unsent, lambda err: stops.append(str(err)), settings)
+        writer.push(b"event: stdout\ndata: ", b'"xxxxxx"', b"\n\n")  # one output: not cut
+        queued = [bytes(piece) for piece in writer.queue]
+        writer.push(b"next")  # the reader is behind by more than the buffer
+        return queued, writer.broken, stops
+
+    assert asyncio.run(push()) == (
+        [b"event: stdout\ndata: ", b'"xxxxxx"', b"\n\n"],
+        True,
+        ["The client read too slowly: over 4 bytes unsent"],
+    )

@@ -3,6 +3,7 @@ disconnects, timeouts, max_response_size and slow readers."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import uuid
 from pathlib import Path
@@ -45,6 +46,13 @@ CELLS = (
     "# STREAM GET /counted-chunks\nprint('one', flush=True)\nprint('two')",
     "# STREAM GET /endless\nline = 'x' * 1023\nwhile True:\n    print(line, flush=True)",
     "# GET /endless-unflushed\nline = 'x' * 1023\nwhile True:\n    print(line)",
+    "# GET /touch\nopen(arg('path'), 'w').close()",
+    "# GET /one-line\nprint('x' * int(arg('kb', '1')) * 1024)",
+    "# STREAM GET /sized\nprint('body', flush=True)",
+    "# STREAM GET /no-body\nprint('body', flush=True)",
+    "# ResponseInfo GET /no-body\nprint(json.dumps({'status': int(arg('status'))}))",
+    "# ResponseInfo GET /sized\nprint(json.dumps({'headers': {'Content-Length': arg('n')}}))",
+    "# STREAM GET /stream-touch\nopen(arg('path'), 'w').close()",
 )
 
 
@@ -160,6 +168,32 @@ def test_stream_endpoint_failing_after_a_chunk_ends_without_the_last_chunk(
     pid_of(gateway)
 
 
+@pytest.mark.parametrize("declared", ["2", "500"])
+def test_a_content_length_a_stream_endpoint_declares_is_dropped_for_chunks(
+    gateway: Gateway, declared: str
+) -> None:
+    connection, response = open_stream(gateway, f"/sized?n={declared}", accept="*/*")
+    assert (response.status, response.getheader("Content-Length")) == (200, None)
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    assert read_all(response) == (b"body\n", True)
+    connection.close()
+    assert "HTTPOutputError" not in gateway.log()
+
+
+def test_a_stream_endpoint_answering_without_a_body_keeps_its_connection_in_step(
+    gateway: Gateway,
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
+    for status in (204, 304):
+        connection.request("GET", f"/no-body?status={status}")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (status, b"")
+        connection.request("GET", "/pid")  # the same connection: what it reads next is this
+        response = connection.getresponse()
+        assert (response.status, response.read().strip().isdigit()) == (200, True)
+    connection.close()
+
+
 def test_stream_endpoint_ignores_the_accept_header(gateway: Gateway, tmp_path: Path) -> None:
     done = flag(tmp_path)
     done.touch()
@@ -182,6 +216,49 @@ def test_a_client_that_leaves_mid_stream_interrupts_the_cell(
     connection.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
     connection.close()
     assert pid_of(gateway) == pid  # the cell that never ends was interrupted, not restarted
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [("/touch", "*/*"), ("/touch", "text/event-stream"), ("/stream-touch", "*/*")],
+)
+def test_a_client_that_leaves_while_queued_runs_nothing(
+    gateway: Gateway, tmp_path: Path, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    done, touched = flag(tmp_path), flag(tmp_path)
+    holder, held = open_stream(gateway, f"/quiet?flag={done}")  # the only kernel is busy
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
+        request = f"GET {path}?path={touched} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n"
+        sock.sendall(f"{request}\r\n".encode())
+    assert gateway.request("GET", "/_api/spec/swagger.json")[0] == 200  # the close is seen
+    done.touch()
+    assert [name for name, _ in events(held) if name != ":"] == ["stdout", "end"]
+    holder.close()
+    assert pid_of(gateway) == pid  # the kernel served the next request, not restarted
+    assert not touched.exists()  # the request of the client that left never ran
+
+
+@pytest.mark.parametrize(("path", "accept"), [("/forever", "text/event-stream"), ("/ticks", "*/*")])
+def test_a_client_that_leaves_at_once_interrupts_the_cell(
+    gateway: Gateway, path: str, accept: str
+) -> None:
+    pid = pid_of(gateway)
+    for _ in range(5):  # the interrupt often comes before the kernel has started the cell
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=60) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n".encode())
+        assert pid_of(gateway) == pid  # interrupted once it ran, not restarted
+
+
+def test_one_output_larger_than_the_stream_buffer_reaches_a_reader_that_keeps_up(
+    gateway: Gateway,
+) -> None:
+    connection, response = open_stream(gateway, "/one-line?kb=2048")  # the buffer is 1 MiB
+    assert list(events(response)) == [
+        ("stdout", "x" * 2 * MiB + "\n"),
+        ("end", {"status": 200, "headers": {}}),
+    ]
+    connection.close()
 
 
 def test_a_buffered_body_over_max_response_size_is_500_and_interrupts(gateway: Gateway) -> None:

@@ -23,7 +23,7 @@ from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
-from ...errors import CellError, GatewayError, RunStopped
+from ...errors import CellError, GatewayError, RunNotStarted, RunStopped
 from ...services.kernels.connection import KernelConnection
 from ...services.kernels.failures import cell_failure
 from ..endpoints import Endpoint
@@ -34,6 +34,8 @@ from ..version import EndpointSettings
 from .events import HEADERS, end_event, error_event, wants_events
 from .sinks import BufferedBody, ChunkSink, EventSink, RunSink
 from .writer import Piece, StreamWriter
+
+NO_BODY = (204, 304)  # statuses whose answer ends with its headers
 
 
 class Delivery:
@@ -140,7 +142,7 @@ class EventDelivery(Delivery):
         try:
             await handler.flush()
         except StreamClosedError as err:
-            raise RunStopped("The client went away") from err
+            raise RunNotStarted("The client went away") from err
         self.events.writer.start()
         return await super().run(fast, kernel, request_json)
 
@@ -189,17 +191,20 @@ class ChunkedDelivery(Delivery):
             )
             result, _ = await fast.serve(kernel, head, request_json, self.settings)
             self.head = response_info(result)  # raises CellError or GatewayError: 500
+            self.chunks.discard = self.head[0] in NO_BODY  # or read as the next answer
         body = replace(endpoint, response_info=None)
         return await fast.serve(kernel, body, request_json, self.settings, self.sink)
 
     def commit(self) -> None:
-        """Status and headers, set just before the first chunk goes."""
+        """Status and headers, set just before the first chunk goes (a Content-Length that
+        ResponseInfo declares is dropped: the body's length is not known, it is chunked)."""
         status, headers = self.head
         handler = self.handler
         handler.set_status(status)
         handler.clear_header("Content-Type")
         for name, value in headers:
-            handler.add_header(name, value)
+            if name.lower() != "content-length":
+                handler.add_header(name, value)
         if not any(name.lower() == "content-type" for name, _ in headers):
             handler.set_header("Content-Type", DEFAULT_CONTENT_TYPE)
 

@@ -99,8 +99,7 @@ class EventSink(RunSink):
         self.writer = StreamWriter(send, self.stop, settings, PING)
 
     def output(self, message: KernelMessage) -> None:
-        for piece in output_event(message):
-            self.writer.push(piece)
+        self.writer.push(*output_event(message))  # one output: its pieces pass a limit together
 
 
 class ChunkSink(RunSink):
@@ -114,10 +113,11 @@ class ChunkSink(RunSink):
         self.writer = StreamWriter(send, self.stop, settings)
         self.commit = commit
         self.started = False
+        self.discard = False  # the status has no body (204, 304): stdout is not sent
 
     def output(self, message: KernelMessage) -> None:
         data = stdout_bytes(message)
-        if not data:
+        if not data or self.discard:
             return
         if not self.started:
             self.started = True

@@ -67,19 +67,20 @@ class StreamWriter:
         """Start sending (the first flush also sends the headers)."""
         self._task = asyncio.ensure_future(self._run())
 
-    def push(self, data: Piece) -> None:
-        """Queue `data`; stop the run when a limit is passed."""
-        if self.broken or not data:
+    def push(self, *pieces: Piece) -> None:
+        """Queue the pieces of one output; stop the run when a limit is passed."""
+        size = sum(len(piece) for piece in pieces)
+        if self.broken or not size:
             return
-        self.pushed += len(data)
+        self.pushed += size
         limit, buffer = self.settings.max_response_size, self.settings.stream_buffer_size
         if self.pushed > limit:
             self.fail(too_large(limit))
         elif self.unsent > buffer:  # the reader is behind by more than the buffer
             self.fail(RunStopped(f"The client read too slowly: over {buffer} bytes unsent"))
         else:
-            self.unsent += len(data)
-            self.queue.append(data)
+            self.unsent += size
+            self.queue.extend(piece for piece in pieces if piece)
             self._wake.set()
 
     def fail(self, error: RunStopped) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ...errors import CellTimeout, KernelUnavailable
+from ...errors import CellTimeout, KernelUnavailable, RunNotStarted
 from .connection import KernelConnection
 from .messages import KernelMessage, top_level_string
 
@@ -130,10 +130,17 @@ async def _all_done(
     done, _ = await asyncio.wait(waits, timeout=timeout or None, return_when="FIRST_COMPLETED")
     if gathered not in done:
         gathered.cancel()  # its outputs will never be read: no error left unretrieved
+        gathered.add_done_callback(_retrieve)  # it ends with the CancelledError it was given
         if stopped is not None and stopped.done():
             stopped.result()  # raises why the sink stopped the request
         raise CellTimeout(f"The request took longer than {timeout} seconds")
     gathered.result()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a finished future's error as read (asyncio logs those nobody reads)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def execute_request(code: str, user_expressions: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -179,7 +186,8 @@ async def collect(
     ResponseInfo request follows it). Raises CellTimeout when they take longer than
     `timeout` seconds (None or 0: no limit), leaving the busy kernel to the caller;
     KernelUnavailable when the kernel dies, restarts or shuts down meanwhile
-    (KernelQueueFull when it is not reading its messages); what `sink.stopped` fails with.
+    (KernelQueueFull when it is not reading its messages); what `sink.stopped` fails with
+    (RunNotStarted, nothing sent, when it failed before).
     """
     loop = asyncio.get_running_loop()
     pending = [Outputs(loop.create_future(), awaits_reply) for _ in requests]
@@ -200,6 +208,8 @@ async def collect(
             if state in ("dead", "restarting"):
                 fail(state)
 
+    if sink is not None and sink.stopped.done():  # stopped while it waited: send nothing
+        raise RunNotStarted(str(sink.stopped.exception()))
     unsubscribe = connection.subscribe(watch_for_death)
     msg_ids: list[str] = []
     try:

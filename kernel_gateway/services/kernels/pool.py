@@ -21,6 +21,7 @@ from ...errors import (
     CellTimeout,
     KernelQueueFull,
     KernelUnavailable,
+    RunNotStarted,
     RunStopped,
     UnknownKernel,
 )
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .manager import MappingKernelManager
 
 INTERRUPT_GRACE = 5.0
+INTERRUPT_AGAIN = 0.5  # an interrupt sent before the kernel started the cell is lost: resend
 log = logging.getLogger(__name__)
 
 Prepare = Callable[[KernelConnection], Awaitable[None]]
@@ -149,6 +151,9 @@ class KernelPool(Pool):
         self._all_back.clear()
         try:
             yield kernel.connection
+        except RunNotStarted:  # nothing reached it: an interrupt would hit it idle
+            self._give_back(kernel)
+            raise
         except (CellTimeout, KernelQueueFull, RunStopped):  # alive but busy: free it first
             self.tasks.run(self._recover(kernel), f"kernel {kernel.id}")
             raise
@@ -203,8 +208,7 @@ class KernelPool(Pool):
         """Bring a kernel whose request timed out (or that stopped reading) back to idle,
         restarting it if needed."""
         try:
-            await self.manager.interrupt_kernel(kernel.id)
-            await execute(kernel.connection, ["pass"], INTERRUPT_GRACE)
+            await self._interrupt(kernel)
         except (CellTimeout, KernelQueueFull):
             log.warning("Kernel %s ignored the interrupt; restarting it", kernel.id)
             try:
@@ -217,3 +221,18 @@ class KernelPool(Pool):
             self._returned(kernel)
             return  # it died meanwhile: the pool replaces it
         self._give_back(kernel)
+
+    async def _interrupt(self, kernel: ManagedKernel) -> None:
+        """Interrupt `kernel` until a `pass` runs on it; CellTimeout after INTERRUPT_GRACE s.
+
+        A kernel ignores SIGINT between cells, so an interrupt sent just after the request
+        (its client left at once) is lost: it is sent again while the `pass` waits.
+        """
+        finished = asyncio.ensure_future(execute(kernel.connection, ["pass"], INTERRUPT_GRACE))
+        try:
+            while not finished.done():
+                await self.manager.interrupt_kernel(kernel.id)
+                await asyncio.wait({finished}, timeout=INTERRUPT_AGAIN)
+        finally:
+            finished.cancel()
+        finished.result()

@@ -29,7 +29,7 @@ def __kernel_gateway_install_fastpath__(target_name, version):
     from IPython import get_ipython
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
-    HOLD_LIMIT = 1 << 20  # characters a request's stream may hold before it flushes as usual
+    CHUNK = 1 << 20  # characters of a held stream's message, about, at most
     shell = get_ipython()
     kernel = shell.kernel
     prepared = {}
@@ -105,28 +105,38 @@ def __kernel_gateway_install_fastpath__(target_name, version):
 
     @contextlib.contextmanager
     def held(stream):
-        """While a request whose output is read at its end runs, `stream` (ipykernel 7's
-        OutStream, private names) sends what it is written when the request ends rather than
-        every flush_interval: with a flush marked pending, a print schedules no flush on the
-        IO thread (ipykernel flushes stdout and stderr itself once the request is handled,
-        which clears the mark). Past HOLD_LIMIT characters the mark goes and a flush is
-        scheduled, so a cell that prints a lot sends it as it goes, as without this."""
+        """While a request whose answer is read at its end runs, `stream` (ipykernel 7's
+        OutStream; private names, and nothing changes where they are missing) holds what it
+        is written until the request's end, in messages of about CHUNK characters at most.
+
+        A flush is marked pending, so a print schedules no flush timer on the IO thread
+        (ipykernel flushes stdout and stderr itself once the request is handled, which clears
+        the mark); past CHUNK characters the stream is flushed, a long write in slices: the
+        gateway holds a message whole while it reads it, and a cell that prints without end
+        still sends its output as it goes (max_response_size stops it)."""
         if getattr(stream, "_flush_pending", True) or not hasattr(stream, "_schedule_flush"):
             yield
             return
-        written = 0
         write = stream.write
+        pending = 0
 
-        def counted(text):
-            nonlocal written
-            written += len(text)
-            if written > HOLD_LIMIT and vars(stream).pop("write", None) is not None:
-                stream._flush_pending = False
-                stream._schedule_flush()
-            return write(text)
+        def sliced(text):
+            nonlocal pending
+            if pending + len(text) <= CHUNK:
+                pending += len(text)
+                return write(text)
+            for start in range(0, len(text), CHUNK):
+                piece = text[start : start + CHUNK]
+                write(piece)
+                pending += len(piece)
+                if pending >= CHUNK:
+                    pending = 0
+                    stream.flush()
+                    stream._flush_pending = True
+            return len(text)
 
         stream._flush_pending = True
-        stream.write = counted
+        stream.write = sliced
         try:
             yield
         finally:

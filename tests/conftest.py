@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from haproxy_lb import HAProxyUnavailable, find_haproxy
@@ -259,8 +260,11 @@ def process_alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def write_notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
-    """Write an nbformat 4 notebook with one code cell per source; return its path."""
+def notebook_json(
+    *sources: str, kernel: str = "python3", metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An nbformat 4 notebook with one code cell per source, and `metadata` beside its
+    kernelspec."""
     cells = [
         {
             "cell_type": "code",
@@ -273,13 +277,17 @@ def write_notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
         for index, source in enumerate(sources)
     ]
     spec = {"name": kernel, "display_name": kernel, "language": "python"}
-    notebook = {
+    return {
         "nbformat": 4,
         "nbformat_minor": 5,
-        "metadata": {"kernelspec": spec},
+        "metadata": {"kernelspec": spec, **(metadata or {})},
         "cells": cells,
     }
-    path.write_text(json.dumps(notebook))
+
+
+def write_notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
+    """Write an nbformat 4 notebook with one code cell per source; return its path."""
+    path.write_text(json.dumps(notebook_json(*sources, kernel=kernel)))
     return path
 
 

@@ -11,31 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Gateway
+from conftest import Gateway, notebook_json
 
 from kernel_gateway.notebook_http.apps.signature import sign
 
 
 def notebook(*sources: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """An nbformat 4 notebook with one code cell per source."""
-    cells = [
-        {
-            "cell_type": "code",
-            "id": f"cell{index}",
-            "metadata": {},
-            "execution_count": None,
-            "outputs": [],
-            "source": source,
-        }
-        for index, source in enumerate(sources)
-    ]
-    spec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {"kernelspec": spec, **(metadata or {})},
-        "cells": cells,
-    }
+    return notebook_json(*sources, metadata=metadata)
 
 
 def write_app(path: Path, *sources: str, metadata: dict[str, Any] | None = None) -> Path:
